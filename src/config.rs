@@ -1,0 +1,101 @@
+//! Settings, read once from the environment when a process starts.
+
+use std::fmt;
+
+/// A value that must never reach a log: its `Debug` prints `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The whole configuration of a function or of the dev server.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `REDIS_URL`, else `KV_URL` (`redis://` or `rediss://`): the production
+    /// store. Unset: the embedded store with the bundled seed data. May hold
+    /// a password, hence secret.
+    pub redis_url: Option<Secret>,
+    /// `API_TOKEN`: the bearer token that writes must carry. Unset or empty:
+    /// writes are switched off (`403`).
+    pub api_token: Option<Secret>,
+    /// `CORS_ALLOW_ORIGINS`, comma separated: origins (like
+    /// `https://app.example.com`) allowed to call the API from a browser.
+    /// Empty: same-origin only.
+    pub cors_allow_origins: Vec<String>,
+}
+
+impl Config {
+    /// Reads the environment. Never fails: a bad value is reported where it is
+    /// used (a malformed `REDIS_URL` answers `503` and is logged at start-up).
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Self {
+            redis_url: non_empty("REDIS_URL")
+                .or_else(|| non_empty("KV_URL"))
+                .map(|v| Secret::new(v.trim())),
+            api_token: non_empty("API_TOKEN").map(Secret::new),
+            cors_allow_origins: lookup("CORS_ALLOW_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = Config::from_lookup(|n| match n {
+            "REDIS_URL" => Some("redis://:hunter2@host:6379".into()),
+            "API_TOKEN" => Some("s3cret-token".into()),
+            _ => None,
+        });
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cret-token"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn kv_url_is_the_fallback_and_origins_are_trimmed() {
+        let c = Config::from_lookup(|n| match n {
+            "KV_URL" => Some("rediss://kv:6380".into()),
+            "REDIS_URL" => Some("  ".into()),
+            "CORS_ALLOW_ORIGINS" => Some(" https://a.example , ,https://b.example/ ".into()),
+            _ => None,
+        });
+        assert_eq!(c.redis_url.unwrap().expose(), "rediss://kv:6380");
+        assert_eq!(
+            c.cors_allow_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(c.api_token.is_none());
+    }
+}

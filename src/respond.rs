@@ -1,0 +1,150 @@
+//! Response building shared by every route: JSON bodies, the headers every
+//! `/api/*` answer carries, `OPTIONS`, CORS and `HEAD`, and reading a request
+//! body under a size limit.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// The largest request body a write accepts (64 KiB); `413` beyond.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A JSON response. Serialising the crate's own types cannot fail; if it ever
+/// did, the client still gets JSON.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bytes> {
+    let body = serde_json::to_vec(value)
+        .unwrap_or_else(|_| br#"{"error":"Internal server error"}"#.to_vec());
+    let mut res = Response::new(Bytes::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, JSON);
+    res
+}
+
+/// The `{"error": "..."}` body that every failure uses.
+pub fn json_error(status: StatusCode, message: &str) -> Response<Bytes> {
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        error: &'a str,
+    }
+    json(status, &ErrorBody { error: message })
+}
+
+/// What a route needs to know about the request to finish its response.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// The request method (`HEAD` answers drop the body).
+    pub method: Method,
+    /// The `Origin` header, when the request is cross-origin.
+    pub origin: Option<HeaderValue>,
+}
+
+impl RequestMeta {
+    /// Takes what [`finish`] needs from the request head.
+    pub fn of(method: &Method, headers: &HeaderMap) -> Self {
+        Self {
+            method: method.clone(),
+            origin: headers.get(header::ORIGIN).cloned(),
+        }
+    }
+}
+
+/// The `204` answer to `OPTIONS`: `Allow`, and the CORS preflight headers
+/// when the request's `Origin` is one that `CORS_ALLOW_ORIGINS` lists.
+pub fn options(config: &Config, meta: &RequestMeta, allow: &'static str) -> Response<Bytes> {
+    let mut res = Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    let h = res.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    if allowed_origin(config, meta).is_some() {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(allow),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    res
+}
+
+fn allowed_origin<'a>(config: &Config, meta: &'a RequestMeta) -> Option<&'a HeaderValue> {
+    let origin = meta.origin.as_ref()?;
+    let origin_str = origin.to_str().ok()?;
+    config
+        .cors_allow_origins
+        .iter()
+        .any(|o| o == origin_str)
+        .then_some(origin)
+}
+
+/// Adds the headers every `/api/*` response carries, and drops the body of a
+/// `HEAD` answer while keeping its `Content-Length`.
+pub fn finish(config: &Config, meta: &RequestMeta, mut res: Response<Bytes>) -> Response<Bytes> {
+    let allowed = allowed_origin(config, meta).cloned();
+    let h = res.headers_mut();
+    // Answers are per visitor or change with writes: no shared caching.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !config.cors_allow_origins.is_empty() {
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    if let Some(origin) = allowed {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Location, Retry-After"),
+        );
+    }
+    if meta.method == Method::HEAD {
+        let len = res.body().len();
+        res.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        *res.body_mut() = Bytes::new();
+    }
+    res
+}
+
+/// Reads a JSON request body: `415` unless it is `application/json`, `413`
+/// past [`MAX_BODY_BYTES`] (checked against `Content-Length` before reading,
+/// and while reading, so an oversized body is never held in memory).
+pub async fn read_json_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge),
+        Err(_) => Err(ApiError::BadRequest("Could not read request body")),
+    }
+}

@@ -1,0 +1,485 @@
+//! `/api/users`: a page of users, one user, and (with a token) writes.
+//!
+//! Routes, as the function sees them on Vercel (a rewrite keeps the original
+//! path and adds `?id=`): `/api/users` is the collection; `/api/users/ID`,
+//! `/api/users?id=ID` and `/api/users/ID?id=ID` are one user. Any other path
+//! that reaches this function is a `404`.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body;
+use percent_encoding::percent_decode_str;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::App;
+use crate::error::ApiError;
+use crate::respond::{self, RequestMeta};
+use crate::store::{User, UserPatch};
+
+/// The collection's path.
+pub const PATH: &str = "/api/users";
+const ALLOW_COLLECTION: &str = "GET, HEAD, POST, OPTIONS";
+const ALLOW_ITEM: &str = "GET, HEAD, PATCH, DELETE, OPTIONS";
+/// Page size when `limit` is absent.
+pub const DEFAULT_LIMIT: usize = 20;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 100;
+const NAME_MAX_CHARS: usize = 100;
+const EMAIL_MAX_CHARS: usize = 254;
+
+/// The body of `GET /api/users`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageBody {
+    /// The users of this page, in a stable order.
+    pub users: Vec<User>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Serves every request that reaches the users function.
+pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Bytes>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let meta = RequestMeta::of(req.method(), req.headers());
+    let (parts, body) = req.into_parts();
+    let res = route(app, &meta, &parts, body)
+        .await
+        .unwrap_or_else(ApiError::into_response);
+    respond::finish(&app.config, &meta, res)
+}
+
+enum Target {
+    Collection,
+    Item(String),
+}
+
+async fn route<B>(
+    app: &App,
+    meta: &RequestMeta,
+    parts: &Parts,
+    body: B,
+) -> Result<Response<Bytes>, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let query = Query::parse(parts.uri.query());
+    let target = target(parts.uri.path(), &query)?;
+    let method = &parts.method;
+    match target {
+        Target::Collection => match *method {
+            Method::GET | Method::HEAD => list(app, &query).await,
+            Method::POST => create(app, parts, body).await,
+            Method::OPTIONS => Ok(respond::options(&app.config, meta, ALLOW_COLLECTION)),
+            _ => Err(ApiError::MethodNotAllowed {
+                allow: ALLOW_COLLECTION,
+            }),
+        },
+        Target::Item(raw_id) => {
+            let allowed = matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::PATCH | Method::DELETE | Method::OPTIONS
+            );
+            if !allowed {
+                return Err(ApiError::MethodNotAllowed { allow: ALLOW_ITEM });
+            }
+            if *method == Method::OPTIONS {
+                return Ok(respond::options(&app.config, meta, ALLOW_ITEM));
+            }
+            let id = valid_id(raw_id)?;
+            match *method {
+                Method::PATCH => update(app, parts, body, &id).await,
+                Method::DELETE => delete(app, parts, &id).await,
+                _ => get(app, &id).await,
+            }
+        }
+    }
+}
+
+/// Query parameters this route reads, every occurrence kept so that
+/// conflicting repeats can be refused.
+#[derive(Default)]
+struct Query {
+    ids: Vec<String>,
+    limits: Vec<String>,
+    cursors: Vec<String>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        let mut q = Self::default();
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*k {
+                "id" => q.ids.push(v.into_owned()),
+                "limit" => q.limits.push(v.into_owned()),
+                "cursor" => q.cursors.push(v.into_owned()),
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+/// The single value of a repeated parameter; `Err` when the repeats differ.
+fn single(values: &[String]) -> Result<Option<&str>, ()> {
+    match values {
+        [] => Ok(None),
+        [first, rest @ ..] if rest.iter().all(|v| v == first) => Ok(Some(first)),
+        _ => Err(()),
+    }
+}
+
+fn target(path: &str, query: &Query) -> Result<Target, ApiError> {
+    let rest = path.strip_prefix(PATH).ok_or(ApiError::NotFound)?;
+    let path_id = match rest {
+        "" | "/" => None,
+        _ => {
+            let seg = rest.strip_prefix('/').ok_or(ApiError::NotFound)?;
+            if seg.contains('/') {
+                return Err(ApiError::NotFound);
+            }
+            Some(match percent_decode_str(seg).decode_utf8() {
+                Ok(s) => s.into_owned(),
+                // Not UTF-8 once decoded: certainly not a valid id.
+                Err(_) => return Err(ApiError::BadRequest("Invalid id")),
+            })
+        }
+    };
+    let mut ids: Vec<String> = query.ids.clone();
+    ids.extend(path_id);
+    match single(&ids) {
+        Ok(None) => Ok(Target::Collection),
+        Ok(Some(id)) => Ok(Target::Item(id.to_owned())),
+        Err(()) => Err(ApiError::BadRequest("Invalid id")),
+    }
+}
+
+fn valid_id(id: String) -> Result<String, ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::BadRequest("Missing id"));
+    }
+    if is_valid_id(&id) {
+        Ok(id)
+    } else {
+        Err(ApiError::BadRequest("Invalid id"))
+    }
+}
+
+/// `^[A-Za-z0-9_-]{1,64}$`.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn parse_limit(query: &Query) -> Result<usize, ApiError> {
+    const INVALID: ApiError = ApiError::BadRequest("Invalid limit");
+    match single(&query.limits).map_err(|()| INVALID)? {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => {
+            // Digits only: `+5`, ` 5` and `5.0` are refused like `abc`.
+            if raw.is_empty() || raw.len() > 3 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(INVALID);
+            }
+            match raw.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(INVALID),
+            }
+        }
+    }
+}
+
+/// A cursor is the last id of the previous page, base64url-encoded so that
+/// clients treat it as opaque. It stays valid when that user is deleted.
+pub fn encode_cursor(last_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last_id)
+}
+
+fn decode_cursor(query: &Query) -> Result<Option<String>, ApiError> {
+    const INVALID: ApiError = ApiError::BadRequest("Invalid cursor");
+    let Some(raw) = single(&query.cursors).map_err(|()| INVALID)? else {
+        return Ok(None);
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| INVALID)?;
+    let id = String::from_utf8(bytes).map_err(|_| INVALID)?;
+    if is_valid_id(&id) {
+        Ok(Some(id))
+    } else {
+        Err(INVALID)
+    }
+}
+
+async fn list(app: &App, query: &Query) -> Result<Response<Bytes>, ApiError> {
+    let limit = parse_limit(query)?;
+    let after = decode_cursor(query)?;
+    let page = app.store.page(after.as_deref(), limit).await?;
+    let next_cursor = match page.users.last() {
+        Some(last) if page.has_more => Some(encode_cursor(&last.id)),
+        _ => None,
+    };
+    Ok(respond::json(
+        StatusCode::OK,
+        &PageBody {
+            users: page.users,
+            next_cursor,
+        },
+    ))
+}
+
+async fn get(app: &App, id: &str) -> Result<Response<Bytes>, ApiError> {
+    match app.store.get(id).await? {
+        Some(user) => Ok(respond::json(StatusCode::OK, &user)),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// `403` when writes are off, `401` unless the bearer token matches
+/// (compared in constant time).
+fn authorize(app: &App, parts: &Parts) -> Result<(), ApiError> {
+    let Some(expected) = &app.config.api_token else {
+        return Err(ApiError::WritesDisabled);
+    };
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::Unauthorized)?;
+    if bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// Reads and parses a write's body: auth first, so that an anonymous client
+/// gets `401`/`403` before anything is read.
+async fn json_object<B>(app: &App, parts: &Parts, body: B) -> Result<Map<String, Value>, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    authorize(app, parts)?;
+    let bytes = respond::read_json_body(&parts.headers, body).await?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::Unprocessable {
+            field: "body".into(),
+            message: "must be a JSON object",
+        }),
+        Err(_) => Err(ApiError::BadRequest("Invalid JSON")),
+    }
+}
+
+/// Checks the fields of a write; `require_all` for `POST`. Unknown fields
+/// (including `id` and `createdAt`, which the server owns) are refused, so
+/// that a typo is not silently ignored.
+fn validate(mut map: Map<String, Value>, require_all: bool) -> Result<UserPatch, ApiError> {
+    let mut patch = UserPatch::default();
+    if let Some(v) = map.remove("name") {
+        patch.name = Some(valid_name(&v)?);
+    } else if require_all {
+        return Err(ApiError::Unprocessable {
+            field: "name".into(),
+            message: "is required",
+        });
+    }
+    if let Some(v) = map.remove("email") {
+        patch.email = Some(valid_email(&v)?);
+    } else if require_all {
+        return Err(ApiError::Unprocessable {
+            field: "email".into(),
+            message: "is required",
+        });
+    }
+    if let Some(unknown) = map.keys().next() {
+        return Err(ApiError::Unprocessable {
+            field: unknown.clone().into(),
+            message: "unknown or read-only field",
+        });
+    }
+    Ok(patch)
+}
+
+fn valid_name(v: &Value) -> Result<String, ApiError> {
+    let bad = ApiError::Unprocessable {
+        field: "name".into(),
+        message: "must be a string of 1 to 100 characters",
+    };
+    let name = v.as_str().ok_or(bad)?.trim();
+    let n = name.chars().count();
+    if n == 0 || n > NAME_MAX_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable {
+            field: "name".into(),
+            message: "must be a string of 1 to 100 characters",
+        });
+    }
+    Ok(name.to_owned())
+}
+
+fn valid_email(v: &Value) -> Result<String, ApiError> {
+    let bad = || ApiError::Unprocessable {
+        field: "email".into(),
+        message: "must be an email address of at most 254 characters",
+    };
+    let email = v.as_str().ok_or_else(bad)?.trim();
+    if is_plausible_email(email) {
+        Ok(email.to_owned())
+    } else {
+        Err(bad())
+    }
+}
+
+/// A plausibility check, not RFC 5322: `local@domain.tld`, no spaces or
+/// control characters, at most 254 characters, local part at most 64.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let labels_ok = domain.split('.').count() >= 2
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    email.chars().count() <= EMAIL_MAX_CHARS
+        && (1..=64).contains(&local.len())
+        && !domain.contains('@')
+        && labels_ok
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && !email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
+}
+
+async fn create<B>(app: &App, parts: &Parts, body: B) -> Result<Response<Bytes>, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let map = json_object(app, parts, body).await?;
+    let patch = validate(map, true)?;
+    let (Some(name), Some(email)) = (patch.name, patch.email) else {
+        unreachable!("validate(.., true) requires both fields")
+    };
+    let user = User {
+        id: ulid::Ulid::new().to_string(),
+        name,
+        email,
+        created_at: now_rfc3339(),
+    };
+    let user = app.store.create(user).await?;
+    let mut res = respond::json(StatusCode::CREATED, &user);
+    let location = format!("{PATH}/{}", user.id);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+async fn update<B>(app: &App, parts: &Parts, body: B, id: &str) -> Result<Response<Bytes>, ApiError>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let map = json_object(app, parts, body).await?;
+    let patch = validate(map, false)?;
+    match app.store.update(id, patch).await? {
+        Some(user) => Ok(respond::json(StatusCode::OK, &user)),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Bytes>, ApiError> {
+    authorize(app, parts)?;
+    if app.store.delete(id).await? {
+        let mut res = Response::new(Bytes::new());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        Ok(res)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Now, as RFC 3339 UTC to the second (`2026-01-31T12:00:00Z`).
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .map(Cow::Owned)
+        .unwrap_or(Cow::Borrowed("1970-01-01T00:00:00Z"))
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("abc_DEF-123"));
+        assert!(is_valid_id(&"a".repeat(64)));
+        assert!(!is_valid_id(&"a".repeat(65)));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("a b"));
+        assert!(!is_valid_id("é"));
+        assert!(!is_valid_id(".."));
+    }
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com", "ü@exämple.de"] {
+            assert!(is_plausible_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.co",
+            "a@b",
+            "a@@b.co",
+            "a b@c.co",
+            "a@b..co",
+            "a@.b.co",
+            ".a@b.co",
+            "a..b@c.co",
+            "a@-b.co",
+            "<a@b.co>",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(186));
+        assert_eq!(long.len(), 255);
+        assert!(!is_plausible_email(&long));
+        assert!(is_plausible_email(&long[1..]));
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let q = Query {
+            cursors: vec![encode_cursor("01ABC")],
+            ..Query::default()
+        };
+        assert_eq!(decode_cursor(&q).ok().flatten().as_deref(), Some("01ABC"));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_seconds() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z'));
+    }
+}
