@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
@@ -91,10 +91,17 @@ impl DevServer {
         if let Some(f) = function_at(&path) {
             return self.call(f, req).await;
         }
-        let (req, res) = self.serve_file(req).await;
-        if res.status() != StatusCode::NOT_FOUND {
-            return res;
-        }
+        // Static files answer GET and HEAD; other methods go on to the rewrites.
+        let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+        let req = if is_read {
+            let (req, res) = self.serve_file(req).await;
+            if res.status() != StatusCode::NOT_FOUND {
+                return res;
+            }
+            req
+        } else {
+            req
+        };
         let Some(dest) = self.rewrites.apply(&path) else {
             return not_found(&path);
         };
@@ -113,6 +120,9 @@ impl DevServer {
                 Err(_) => return boxed(ApiError::BadRequest("Invalid URL").into_response()),
             };
             return self.call(f, Request::from_parts(parts, body)).await;
+        }
+        if !is_read {
+            return not_found(&path);
         }
         let (mut parts, body) = req.into_parts();
         match dest.parse::<Uri>() {
