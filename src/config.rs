@@ -24,13 +24,19 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The Redis key prefix when `REDIS_KEY_PREFIX` is unset.
+pub const DEFAULT_KEY_PREFIX: &str = "users";
+
 /// The whole configuration of a function or of the dev server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// `REDIS_URL`, else `KV_URL` (`redis://` or `rediss://`): the production
     /// store. Unset: the embedded store with the bundled seed data. May hold
     /// a password, hence secret.
     pub redis_url: Option<Secret>,
+    /// `REDIS_KEY_PREFIX`: the prefix of the store's keys in Redis (default
+    /// `users`), so that several deployments or test runs can share a server.
+    pub redis_key_prefix: String,
     /// `API_TOKEN`: the bearer token that writes must carry. Unset or empty:
     /// writes are switched off (`403`).
     pub api_token: Option<Secret>,
@@ -38,6 +44,13 @@ pub struct Config {
     /// `https://app.example.com`) allowed to call the API from a browser.
     /// Empty: same-origin only.
     pub cors_allow_origins: Vec<String>,
+}
+
+impl Default for Config {
+    /// No Redis, writes off, same-origin only.
+    fn default() -> Self {
+        Self::from_lookup(|_| None)
+    }
 }
 
 impl Config {
@@ -55,6 +68,9 @@ impl Config {
             redis_url: non_empty("REDIS_URL")
                 .or_else(|| non_empty("KV_URL"))
                 .map(|v| Secret::new(v.trim())),
+            redis_key_prefix: non_empty("REDIS_KEY_PREFIX")
+                .map(|p| p.trim().to_owned())
+                .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned()),
             api_token: non_empty("API_TOKEN").map(Secret::new),
             cors_allow_origins: lookup("CORS_ALLOW_ORIGINS")
                 .unwrap_or_default()

@@ -83,7 +83,7 @@ impl ApiError {
                 &serde_json::json!({ "error": format!("Invalid {field}: {message}"), "field": field }),
             ),
             Self::Unavailable(cause) => {
-                eprintln!("store unavailable: {cause}");
+                eprintln!("{cause}");
                 json_error(status, "Service temporarily unavailable")
             }
             Self::Internal(cause) => {

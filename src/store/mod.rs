@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 
 pub mod memory;
+pub mod redis;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 /// One user as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +109,8 @@ pub fn email_key(email: &str) -> String {
 /// Makes the store that the configuration selects, once per process: the
 /// embedded store filled with the seed data when no Redis URL is set.
 pub fn from_config(config: &Config) -> Arc<dyn UserStore> {
-    let _ = config;
-    Arc::new(MemoryStore::with_users(seed_users()))
+    match &config.redis_url {
+        Some(url) => Arc::new(RedisStore::new(url.expose(), &config.redis_key_prefix)),
+        None => Arc::new(MemoryStore::with_users(seed_users())),
+    }
 }

@@ -228,3 +228,148 @@ impl Spawned {
         send(self.addr, req).await.unwrap()
     }
 }
+
+/// A Redis for tests: `$REDIS_URL` when given, else a `redis-server` of our
+/// own on a free port in a temporary directory (stopped on drop). `None`
+/// (with a loud message) when neither is possible, unless `REQUIRE_REDIS=1`
+/// (set by CI), which turns that into a failure.
+pub struct TestRedis {
+    pub url: String,
+    own: Option<OwnRedis>,
+}
+
+struct OwnRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+const INSTALL_HINT: &str = "install it with `sudo apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), or set REDIS_URL";
+
+impl TestRedis {
+    /// Any Redis: the given `REDIS_URL` or our own server.
+    pub async fn any() -> Option<Self> {
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            return Some(Self { url, own: None });
+        }
+        Self::own().await
+    }
+
+    /// A server of our own, which a test may stop and start.
+    pub async fn own() -> Option<Self> {
+        let available = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !available {
+            let msg = format!("redis-server not found: Redis tests NOT RUN; {INSTALL_HINT}");
+            if std::env::var("REQUIRE_REDIS").is_ok_and(|v| v == "1") {
+                panic!("{msg} (REQUIRE_REDIS=1)");
+            }
+            eprintln!("\n!!!!! {msg} !!!!!\n");
+            return None;
+        }
+        let mut own = OwnRedis {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        own.start().await;
+        Some(Self {
+            url: format!("redis://127.0.0.1:{}", own.port),
+            own: Some(own),
+        })
+    }
+
+    /// Stops our own server (as a crash would).
+    pub fn stop(&mut self) {
+        let own = self
+            .own
+            .as_mut()
+            .expect("only our own server can be stopped");
+        if let Some(mut c) = own.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts our own server again on the same port.
+    pub async fn start(&mut self) {
+        self.own.as_mut().expect("own server").start().await;
+    }
+
+    /// Freezes our own server (SIGSTOP): connections stay open, nothing answers.
+    pub fn freeze(&self, frozen: bool) {
+        let own = self.own.as_ref().expect("own server");
+        let pid = own.child.as_ref().expect("running").id();
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// A connection for checking what the store wrote.
+    pub async fn client(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl OwnRedis {
+    async fn start(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)).await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 16];
+                if s.write_all(b"PING\r\n").await.is_ok()
+                    && s.read(&mut buf)
+                        .await
+                        .is_ok_and(|n| buf[..n].starts_with(b"+PONG"))
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+}
+
+/// A key prefix of its own for each test, so tests can share one server.
+pub fn unique_prefix(test: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "test:{}:{test}:{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}

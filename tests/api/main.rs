@@ -4,4 +4,5 @@ mod contract;
 mod dev_server;
 mod helpers;
 mod pages;
+mod redis;
 mod writes;
