@@ -223,6 +223,11 @@ impl Spawned {
         panic!("{last_err}");
     }
 
+    /// The process id, to read its memory figures.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends a request, panicking on a transport error.
     pub async fn send(&self, req: &TestRequest) -> TestResponse {
         send(self.addr, req).await.unwrap()
