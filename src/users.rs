@@ -5,8 +5,6 @@
 //! `/api/users?id=ID` and `/api/users/ID?id=ID` are one user. Any other path
 //! that reaches this function is a `404`.
 
-use std::borrow::Cow;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -418,10 +416,9 @@ async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Bytes>, A
 fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     let now = now.replace_nanosecond(0).unwrap_or(now);
+    // Formatting a UTC time in years 0-9999 as RFC 3339 cannot fail.
     now.format(&time::format_description::well_known::Rfc3339)
-        .map(Cow::Owned)
-        .unwrap_or(Cow::Borrowed("1970-01-01T00:00:00Z"))
-        .into_owned()
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 #[cfg(test)]

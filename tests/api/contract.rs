@@ -234,13 +234,9 @@ pub fn contract_config() -> Config {
     })
 }
 
-#[tokio::test]
-async fn contract_holds_for_handlers_in_process() {
-    let app = App::new(
-        contract_config(),
-        Arc::new(MemoryStore::with_users(seed_users())),
-    );
-    run_all("in-process", &[], |req| {
+/// Runs the contract against the handlers in-process, routed as on Vercel.
+pub async fn run_in_process(target: &str, app: App) {
+    run_all(target, &[], |req| {
         let app = app.clone();
         async move {
             let http_req = req.to_http();
@@ -255,11 +251,9 @@ async fn contract_holds_for_handlers_in_process() {
     .await;
 }
 
-#[tokio::test]
-async fn contract_holds_for_the_function_binaries() {
-    let geo = Spawned::function("geo", ENV).await;
-    let users = Spawned::function("users", ENV).await;
-    run_all("function binaries", &[], |req| {
+/// Runs the contract against a spawned `geo` and `users` pair.
+pub async fn run_on_functions(target: &str, geo: &Spawned, users: &Spawned) {
+    run_all(target, &[], |req| {
         let addr = if function_for(&req.path) == "users" {
             users.addr
         } else {
@@ -270,14 +264,33 @@ async fn contract_holds_for_the_function_binaries() {
     .await;
 }
 
+/// Runs the contract against a server that routes like Vercel.
+pub async fn run_on_server(target: &str, addr: SocketAddr) {
+    run_all(
+        target,
+        &[],
+        |req| async move { send(addr, &req).await.unwrap() },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn contract_holds_for_handlers_in_process() {
+    let store = Arc::new(MemoryStore::with_users(seed_users()));
+    run_in_process("in-process", App::new(contract_config(), store)).await;
+}
+
+#[tokio::test]
+async fn contract_holds_for_the_function_binaries() {
+    let geo = Spawned::function("geo", ENV).await;
+    let users = Spawned::function("users", ENV).await;
+    run_on_functions("function binaries", &geo, &users).await;
+}
+
 #[tokio::test]
 async fn contract_holds_for_the_dev_server() {
     let dev = Spawned::dev_server(ENV).await;
-    run_all("dev server", &[], |req| {
-        let addr = dev.addr;
-        async move { send(addr, &req).await.unwrap() }
-    })
-    .await;
+    run_on_server("dev server", dev.addr).await;
 }
 
 /// `CONTRACT_BASE_URL=http://127.0.0.1:3000 cargo test --test api -- --ignored external`

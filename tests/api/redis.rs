@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use serde_json::json;
+use vercel_rust_api::App;
 use vercel_rust_api::store::{RedisStore, UserStore, seed_users};
-use vercel_rust_api::{App, geo, users};
 
-use crate::contract::{ENV, contract_config, function_for, run_all};
+use crate::contract::{ENV, contract_config, run_in_process, run_on_functions, run_on_server};
 use crate::helpers::{Spawned, TestRedis, TestRequest, TestResponse, send, unique_prefix};
 
 /// A Redis store under its own prefix, seeded.
@@ -34,19 +34,10 @@ async fn contract_holds_on_redis_in_process() {
         return;
     };
     let (store, _) = seeded(&redis, "contract-in-process").await;
-    let app = App::new(contract_config(), Arc::new(store));
-    run_all("in-process on redis", &[], |req| {
-        let app = app.clone();
-        async move {
-            let http_req = req.to_http();
-            let res = if function_for(&req.path) == "users" {
-                users::handle(&app, http_req).await
-            } else {
-                geo::handle(&app.config, &http_req)
-            };
-            TestResponse::from_http(res)
-        }
-    })
+    run_in_process(
+        "in-process on redis",
+        App::new(contract_config(), Arc::new(store)),
+    )
     .await;
 }
 
@@ -59,21 +50,9 @@ async fn contract_holds_on_redis_for_the_binaries_and_the_dev_server() {
     let env = env_with(&redis.url, &prefix);
     let geo = Spawned::function("geo", &env).await;
     let users = Spawned::function("users", &env).await;
-    run_all("function binaries on redis", &[], |req| {
-        let addr = if function_for(&req.path) == "users" {
-            users.addr
-        } else {
-            geo.addr
-        };
-        async move { send(addr, &req).await.unwrap() }
-    })
-    .await;
+    run_on_functions("function binaries on redis", &geo, &users).await;
     let dev = Spawned::dev_server(&env).await;
-    run_all("dev server on redis", &[], |req| {
-        let addr = dev.addr;
-        async move { send(addr, &req).await.unwrap() }
-    })
-    .await;
+    run_on_server("dev server on redis", dev.addr).await;
 }
 
 #[tokio::test]
