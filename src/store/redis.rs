@@ -151,13 +151,26 @@ impl RedisStore {
     }
 
     /// Runs one store call under [`CALL_TIMEOUT`].
-    async fn bounded<T, F>(&self, call: F) -> Result<T, StoreError>
+    ///
+    /// When Redis has just come back, the connection manager answers the
+    /// first call with the error of its last attempt and reconnects in the
+    /// background; one more try, within the same bound, makes that first
+    /// request succeed. Reads retry on any connection error; writes only when
+    /// the connection was refused, that is when nothing was sent, so a write
+    /// is never applied twice.
+    async fn bounded<T, F, Fut>(&self, retry: Retry, mut call: F) -> Result<T, StoreError>
     where
-        F: Future<Output = Result<T, StoreError>>,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
     {
-        tokio::time::timeout(CALL_TIMEOUT, call)
-            .await
-            .unwrap_or_else(|_| Err(unavailable("redis call timed out")))
+        tokio::time::timeout(CALL_TIMEOUT, async {
+            match call().await {
+                Err(e) if retry.allows(&e) => call().await,
+                other => other,
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err(unavailable("redis call timed out")))
     }
 
     async fn read_json(
@@ -166,6 +179,30 @@ impl RedisStore {
         id: &str,
     ) -> Result<Option<String>, StoreError> {
         conn.hget(&self.keys.data, id).await.map_err(unavailable)
+    }
+}
+
+/// Which failed calls [`RedisStore::bounded`] tries once more.
+#[derive(Clone, Copy)]
+enum Retry {
+    /// Reads: any connection error.
+    Read,
+    /// Writes: only a refused connection (nothing was sent).
+    Write,
+}
+
+impl Retry {
+    fn allows(self, e: &StoreError) -> bool {
+        let StoreError::Unavailable(cause) = e else {
+            return false;
+        };
+        let Some(e) = cause.downcast_ref::<redis::RedisError>() else {
+            return false;
+        };
+        match self {
+            Self::Read => e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal(),
+            Self::Write => e.is_connection_refusal(),
+        }
     }
 }
 
@@ -180,7 +217,7 @@ fn encode(user: &User) -> String {
 #[async_trait]
 impl UserStore for RedisStore {
     async fn page(&self, after: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        self.bounded(async {
+        self.bounded(Retry::Read, || async {
             let mut conn = self.conn()?;
             let min = after.map_or_else(|| "-".to_owned(), |id| format!("({id}"));
             let rows: Vec<Option<String>> = self
@@ -208,7 +245,7 @@ impl UserStore for RedisStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.bounded(async {
+        self.bounded(Retry::Read, || async {
             let mut conn = self.conn()?;
             self.read_json(&mut conn, id)
                 .await?
@@ -219,7 +256,7 @@ impl UserStore for RedisStore {
     }
 
     async fn create(&self, user: User) -> Result<User, StoreError> {
-        self.bounded(async {
+        self.bounded(Retry::Write, || async {
             let mut conn = self.conn()?;
             let created: i64 = self
                 .scripts
@@ -234,16 +271,17 @@ impl UserStore for RedisStore {
                 .await
                 .map_err(unavailable)?;
             if created == 1 {
-                Ok(user)
+                Ok(())
             } else {
                 Err(StoreError::EmailTaken)
             }
         })
         .await
+        .map(|()| user)
     }
 
     async fn update(&self, id: &str, patch: UserPatch) -> Result<Option<User>, StoreError> {
-        self.bounded(async {
+        self.bounded(Retry::Write, || async {
             let mut conn = self.conn()?;
             for _ in 0..CAS_ATTEMPTS {
                 let Some(old_json) = self.read_json(&mut conn, id).await? else {
@@ -282,7 +320,7 @@ impl UserStore for RedisStore {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        self.bounded(async {
+        self.bounded(Retry::Write, || async {
             let mut conn = self.conn()?;
             for _ in 0..CAS_ATTEMPTS {
                 let Some(old_json) = self.read_json(&mut conn, id).await? else {

@@ -265,7 +265,28 @@ async fn redis_down_is_a_prompt_503_and_the_next_request_after_it_returns_succee
     }
 
     redis.start().await;
-    // The restarted server is empty (no persistence): an empty page, 200.
+    // The very next request succeeds, a write as well as a read. The
+    // restarted server is empty (no persistence): the new user is the page.
+    let create = TestRequest::new(http::Method::POST, "/api/users")
+        .bearer(crate::contract::TOKEN)
+        .json(&json!({"name": "Back", "email": "back@example.com"}));
+    let created = users.send(&create).await;
+    assert_eq!(
+        created.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let res = users.send(&page).await;
+    assert_eq!(res.status, 200, "{:?}", String::from_utf8_lossy(&res.body));
+    assert_eq!(
+        res.json(),
+        json!({"users": [created.json()], "nextCursor": null})
+    );
+
+    // And after a restart with no request in between, the next read succeeds.
+    redis.stop();
+    redis.start().await;
     let res = users.send(&page).await;
     assert_eq!(res.status, 200, "{:?}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json(), json!({"users": [], "nextCursor": null}));
