@@ -254,5 +254,5 @@ if (uploads) {
   });
 }
 
-console.log(`build output: ${passed} passed, ${failed} failed`);
+console.log(`build-output: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
