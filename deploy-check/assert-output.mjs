@@ -175,7 +175,7 @@ check("every rewrite of vercel.json is a route, in order", () => {
   return rewrites.map((r) => `${r.source} -> ${r.destination}`).join(", ");
 });
 
-check("the users rewrite and the /api/:path* catch-all route as vercel.json says", () => {
+check("the users rewrite and the /api catch-alls route as vercel.json says", () => {
   const cases = [
     ["/api/users/abc123", "/api/users?id=abc123"],
     ["/api/users/a%20b", "/api/users?id=a%20b"],
@@ -183,6 +183,9 @@ check("the users rewrite and the /api/:path* catch-all route as vercel.json says
     ["/api/geo/extra", "/api/geo"],
     ["/api/users/a/b", "/api/geo"],
     ["/api", "/api/geo"],
+    ["/api/", "/api/geo"],
+    ["/api/users/", "/api/geo"],
+    ["/api/users/abc123/", "/api/geo"],
   ];
   const wrong = cases
     .map(([path, want]) => [path, want, rewrite(path)])

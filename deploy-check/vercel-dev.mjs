@@ -184,15 +184,6 @@ const bare = (path) => path.split("?")[0];
 // Differences that are understood. `who`: whose behaviour it is.
 const KNOWN_DIFFERENCES = [
   {
-    id: "api-trailing-slash",
-    who: "BUG (vercel.json; hidden by our dev server)",
-    test: (m, p, o, v) => bare(p).startsWith("/api/") && bare(p).endsWith("/") && v.status === 404 && !isJson(v) && o.status === 404 && isJson(o),
-    why:
-      "Vercel compiles /api/:path* to ^/api(?:/((?:[^/]+?)(?:/(?:[^/]+?))*))?$, which no path ending in / matches, " +
-      "so /api/users/ gets the platform's text/plain NOT_FOUND instead of the contract's 404 JSON; " +
-      "our dev server's matcher lets :path* end in an empty segment and hides it",
-  },
-  {
     id: "platform-404-page",
     who: "platform (cosmetic)",
     test: (m, p, o, v) => !bare(p).startsWith("/api") && o.status === 404 && v.status === 404 && !isJson(o) && !isJson(v),

@@ -140,10 +140,12 @@ fn single(values: &[String]) -> Result<Option<&str>, ()> {
 fn target(path: &str, query: &Query) -> Result<Target, ApiError> {
     let rest = path.strip_prefix(PATH).ok_or(ApiError::NotFound)?;
     let path_id = match rest {
-        "" | "/" => None,
+        // `/api/users/` is not the collection: on Vercel no route takes it to
+        // this function (the catch-all answers it with a 404).
+        "" => None,
         _ => {
             let seg = rest.strip_prefix('/').ok_or(ApiError::NotFound)?;
-            if seg.contains('/') {
+            if seg.is_empty() || seg.contains('/') {
                 return Err(ApiError::NotFound);
             }
             Some(match percent_decode_str(seg).decode_utf8() {

@@ -2,9 +2,15 @@
 //! routes are defined in one place for Vercel and for `cargo run` alike.
 //!
 //! Supported: `rewrites` whose `source` is made of literal segments, `:name`
-//! (one segment), and a last `:name*` (any number of segments); `destination`
-//! may use those names and carry a query. Keys that change routing in ways the
-//! dev server does not apply are reported at start-up.
+//! (one non-empty segment), and as the last segment either `:name*` (zero or
+//! more non-empty segments, as Vercel compiles it: no trailing slash) or
+//! `(.*)` (anything, `$1` in the destination); `destination` may use those
+//! names and carry a query. Keys that change routing in ways the dev server
+//! does not apply are reported at start-up.
+//!
+//! The catch-alls of the project's `vercel.json` send every other `/api` path
+//! to the `geo` function, which answers it with the contract's `404` JSON
+//! (without them Vercel answers its own text `404`).
 
 use serde::Deserialize;
 
@@ -36,7 +42,10 @@ const UNAPPLIED_ROUTING_KEYS: &[&str] = &[
 enum Segment {
     Literal(String),
     Param(String),
-    Rest(String),
+    /// `:name*`: zero or more non-empty segments.
+    Segments(String),
+    /// `(.*)`: the rest of the path, whatever it is.
+    Rest,
 }
 
 /// One compiled rewrite rule.
@@ -97,10 +106,13 @@ fn compile(source: &str) -> Result<Vec<Segment>, String> {
             let name_ok = |n: &str| {
                 !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             };
+            if *part == "(.*)" && i == last {
+                return Ok(Segment::Rest);
+            }
             if let Some(name) = part.strip_prefix(':') {
                 if let Some(rest) = name.strip_suffix('*') {
                     if i == last && name_ok(rest) {
-                        return Ok(Segment::Rest(rest.to_owned()));
+                        return Ok(Segment::Segments(rest.to_owned()));
                     }
                 } else if name_ok(name) {
                     return Ok(Segment::Param(name.to_owned()));
@@ -130,8 +142,20 @@ impl Rewrite {
                     let v = given.get(i).filter(|v| !v.is_empty())?;
                     params.push((name, (*v).to_owned()));
                 }
-                Segment::Rest(name) => {
-                    params.push((name, given.get(i..).unwrap_or_default().join("/")));
+                Segment::Segments(name) => {
+                    // `/api/:path*` matches `/api` (no segment) but, as on
+                    // Vercel, no path with an empty segment (`/api/`, `/api/x/`).
+                    let rest = given.get(i..).unwrap_or_default();
+                    if rest.iter().any(|s| s.is_empty()) {
+                        return None;
+                    }
+                    params.push((name, rest.join("/")));
+                    return Some(self.fill(&params));
+                }
+                Segment::Rest => {
+                    // The slash before `(.*)` is literal: `/api` is no match.
+                    let rest = given.get(i..).filter(|r| !r.is_empty())?;
+                    params.push(("$1", rest.join("/")));
                     return Some(self.fill(&params));
                 }
             }
@@ -145,7 +169,12 @@ impl Rewrite {
         sorted.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
         let mut out = self.destination.clone();
         for (name, value) in sorted {
-            out = out.replace(&format!(":{name}"), value);
+            let placeholder = if name.starts_with('$') {
+                (*name).to_owned()
+            } else {
+                format!(":{name}")
+            };
+            out = out.replace(&placeholder, value);
         }
         out
     }
@@ -159,7 +188,7 @@ mod tests {
         Rewrites::parse(
             r#"{"rewrites":[
                 {"source":"/api/users/:id","destination":"/api/users?id=:id"},
-                {"source":"/api/:path*","destination":"/api/geo"}]}"#,
+                {"source":"/api/:path*","destination":"/api/geo?path=:path"}]}"#,
         )
         .unwrap()
     }
@@ -177,19 +206,40 @@ mod tests {
     }
 
     #[test]
-    fn rest_param_catches_the_remainder() {
+    fn star_param_takes_non_empty_segments_like_vercel() {
         let r = rules();
-        assert_eq!(r.apply("/api/users/1/2").as_deref(), Some("/api/geo"));
-        assert_eq!(r.apply("/api/nope").as_deref(), Some("/api/geo"));
-        assert_eq!(r.apply("/api/users/").as_deref(), Some("/api/geo"));
+        assert_eq!(
+            r.apply("/api/users/1/2").as_deref(),
+            Some("/api/geo?path=users/1/2")
+        );
+        assert_eq!(r.apply("/api/nope").as_deref(), Some("/api/geo?path=nope"));
+        assert_eq!(r.apply("/api").as_deref(), Some("/api/geo?path="));
+        // Vercel compiles `:path*` to a regex that no trailing slash matches.
+        assert_eq!(r.apply("/api/users/"), None);
+        assert_eq!(r.apply("/api/"), None);
         assert_eq!(r.apply("/other"), None);
+    }
+
+    #[test]
+    fn regex_rest_takes_anything() {
+        let r = Rewrites::parse(
+            r#"{"rewrites":[{"source":"/api/(.*)","destination":"/api/geo?rest=$1"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.apply("/api/").as_deref(), Some("/api/geo?rest="));
+        assert_eq!(
+            r.apply("/api/users/7/").as_deref(),
+            Some("/api/geo?rest=users/7/")
+        );
+        assert_eq!(r.apply("/api"), None);
     }
 
     #[test]
     fn unsupported_patterns_are_refused_by_name() {
         let err =
-            Rewrites::parse(r#"{"rewrites":[{"source":"/(.*)","destination":"/"}]}"#).unwrap_err();
-        assert!(err.contains("/(.*)"), "{err}");
+            Rewrites::parse(r#"{"rewrites":[{"source":"/api/:id(\\d+)","destination":"/"}]}"#)
+                .unwrap_err();
+        assert!(err.contains(r"/api/:id(\\d+)"), "{err}");
     }
 
     #[test]
@@ -205,5 +255,15 @@ mod tests {
         let r = Rewrites::parse(&text).unwrap();
         assert!(r.unapplied.is_empty());
         assert_eq!(r.apply("/api/users/7").as_deref(), Some("/api/users?id=7"));
+        for path in [
+            "/api",
+            "/api/",
+            "/api/nope",
+            "/api/users/",
+            "/api/users/7/",
+            "/api/geo/x",
+        ] {
+            assert_eq!(r.apply(path).as_deref(), Some("/api/geo"), "{path}");
+        }
     }
 }
