@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     vercel_runtime::run(service_fn(move |req: Request| {
         let config = Arc::clone(&config);
         async move {
-            let res = catch_panics(async move { geo::handle(&config, &req) }).await;
+            let res = catch_panics(async move { geo::handle(&config, req).await }).await;
             Ok::<_, Error>(res.map(ResponseBody::from))
         }
     }))

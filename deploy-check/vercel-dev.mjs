@@ -128,6 +128,9 @@ const PROBES = [
   ["DELETE", "/api/geo"],
   ["PATCH", "/api/users"],
   ["POST", "/api/users", JSON_HEADERS, "a".repeat(70 * 1024)],
+  ["POST", "/api/users", JSON_HEADERS, "a".repeat(3 * 1024 * 1024)],
+  ["POST", "/api/users", { "content-type": "application/json" }, "a".repeat(3 * 1024 * 1024)],
+  ["POST", "/api/geo", { "content-type": "application/json" }, "a".repeat(3 * 1024 * 1024)],
   ["GET", "/"],
   ["GET", "/?x=1"],
   ["HEAD", "/"],
@@ -214,16 +217,6 @@ const KNOWN_DIFFERENCES = [
     who: "ours (minor)",
     test: (m, p, o, v) => !bare(p).startsWith("/api") && bare(p).endsWith(".html/") && o.status === 200 && v.status === 404,
     why: "our ServeDir serves public/index.html at /index.html/ too; Vercel answers 404",
-  },
-  {
-    id: "oversized-body-500",
-    who: "BUG (ours: src/respond.rs read_json_body; flaky)",
-    test: (m, p, o, v) => m === "POST" && o.status === 413 && v.status === 500 && v.body.includes("FUNCTION_INVOCATION_FAILED"),
-    why:
-      "the function answers 413 from Content-Length without reading the body; vercel_runtime's HTTP " +
-      "server then closes the connection while the proxy in front is still sending, and the proxy " +
-      "(vercel dev here; Vercel's bridge talks to the same server in production) reports " +
-      "500 FUNCTION_INVOCATION_FAILED instead of the 413 (about 1 in 7 at 70 KiB, most at 2 MB)",
   },
   {
     id: "writes-not-kept",

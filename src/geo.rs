@@ -53,7 +53,10 @@ pub struct Geo {
 }
 
 /// Serves `/api/geo` (any other path: `404`).
-pub fn handle<B>(config: &Config, req: &Request<B>) -> Response<Bytes> {
+pub async fn handle<B>(config: &Config, req: Request<B>) -> Response<Bytes>
+where
+    B: http_body::Body + Unpin,
+{
     let meta = RequestMeta::of(req.method(), req.headers());
     let res = if req.uri().path() != PATH {
         ApiError::NotFound.into_response()
@@ -66,6 +69,7 @@ pub fn handle<B>(config: &Config, req: &Request<B>) -> Response<Bytes> {
             _ => ApiError::MethodNotAllowed { allow: ALLOW }.into_response(),
         }
     };
+    respond::discard_body(&mut req.into_body()).await;
     respond::finish(config, &meta, res)
 }
 

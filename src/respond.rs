@@ -2,7 +2,9 @@
 //! `/api/*` answer carries, `OPTIONS`, CORS and `HEAD`, and reading a request
 //! body under a size limit.
 
-use bytes::Bytes;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -121,10 +123,11 @@ pub fn finish(config: &Config, meta: &RequestMeta, mut res: Response<Bytes>) -> 
 
 /// Reads a JSON request body: `415` unless it is `application/json`, `413`
 /// past [`MAX_BODY_BYTES`] (checked against `Content-Length` before reading,
-/// and while reading, so an oversized body is never held in memory).
-pub async fn read_json_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
+/// and while reading, so an oversized body is never held in memory). What is
+/// left unread is for [`discard_body`].
+pub async fn read_json_body<B>(headers: &HeaderMap, body: &mut B) -> Result<Bytes, ApiError>
 where
-    B: Body,
+    B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let is_json = headers
@@ -147,4 +150,42 @@ where
         Err(e) if e.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge),
         Err(_) => Err(ApiError::BadRequest("Could not read request body")),
     }
+}
+
+/// The most of an unread request body that [`discard_body`] reads and drops.
+/// Vercel refuses bodies over 4.5 MB before they reach a function.
+pub const DISCARD_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// The longest [`discard_body`] waits for a slow client.
+pub const DISCARD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads and drops what is left of a request body before the answer goes out
+/// (at most [`DISCARD_MAX_BYTES`], for at most [`DISCARD_TIMEOUT`]); nothing
+/// is kept, so memory stays flat.
+///
+/// An answer given before the body was read (`401`, `405`, `413`) would
+/// otherwise close a connection that the client is still writing to: the
+/// kernel then resets it, and the client, or the proxy in front of a function
+/// (`vercel dev`, Vercel's own), reports a broken connection or a `500`
+/// instead of the answer. Free when the body was read or is empty.
+pub async fn discard_body<B>(body: &mut B)
+where
+    B: Body + Unpin,
+{
+    if body.is_end_stream() || body.size_hint().lower() > DISCARD_MAX_BYTES {
+        return;
+    }
+    let drain = async {
+        let mut seen: u64 = 0;
+        while seen <= DISCARD_MAX_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        seen += data.remaining() as u64;
+                    }
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, drain).await;
 }

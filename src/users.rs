@@ -45,14 +45,15 @@ pub struct PageBody {
 /// Serves every request that reaches the users function.
 pub async fn handle<B>(app: &App, req: Request<B>) -> Response<Bytes>
 where
-    B: Body,
+    B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let meta = RequestMeta::of(req.method(), req.headers());
-    let (parts, body) = req.into_parts();
-    let res = route(app, &meta, &parts, body)
+    let (parts, mut body) = req.into_parts();
+    let res = route(app, &meta, &parts, &mut body)
         .await
         .unwrap_or_else(ApiError::into_response);
+    respond::discard_body(&mut body).await;
     respond::finish(&app.config, &meta, res)
 }
 
@@ -65,10 +66,10 @@ async fn route<B>(
     app: &App,
     meta: &RequestMeta,
     parts: &Parts,
-    body: B,
+    body: &mut B,
 ) -> Result<Response<Bytes>, ApiError>
 where
-    B: Body,
+    B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let query = Query::parse(parts.uri.query());
@@ -267,9 +268,13 @@ fn authorize(app: &App, parts: &Parts) -> Result<(), ApiError> {
 
 /// Reads and parses a write's body: auth first, so that an anonymous client
 /// gets `401`/`403` before anything is read.
-async fn json_object<B>(app: &App, parts: &Parts, body: B) -> Result<Map<String, Value>, ApiError>
+async fn json_object<B>(
+    app: &App,
+    parts: &Parts,
+    body: &mut B,
+) -> Result<Map<String, Value>, ApiError>
 where
-    B: Body,
+    B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     authorize(app, parts)?;
@@ -365,9 +370,9 @@ pub fn is_plausible_email(email: &str) -> bool {
         })
 }
 
-async fn create<B>(app: &App, parts: &Parts, body: B) -> Result<Response<Bytes>, ApiError>
+async fn create<B>(app: &App, parts: &Parts, body: &mut B) -> Result<Response<Bytes>, ApiError>
 where
-    B: Body,
+    B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let map = json_object(app, parts, body).await?;
@@ -390,9 +395,14 @@ where
     Ok(res)
 }
 
-async fn update<B>(app: &App, parts: &Parts, body: B, id: &str) -> Result<Response<Bytes>, ApiError>
+async fn update<B>(
+    app: &App,
+    parts: &Parts,
+    body: &mut B,
+    id: &str,
+) -> Result<Response<Bytes>, ApiError>
 where
-    B: Body,
+    B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let map = json_object(app, parts, body).await?;

@@ -84,7 +84,7 @@ impl DevServer {
     /// Answers one request.
     pub async fn handle<B>(&self, req: Request<B>) -> Response<DevBody>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let path = req.uri().path().to_owned();
@@ -138,12 +138,12 @@ impl DevServer {
 
     async fn call<B>(&self, f: Function, req: Request<B>) -> Response<DevBody>
     where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let app = self.app.clone();
         let res = match f {
-            Function::Geo => catch_panics(async move { geo::handle(&app.config, &req) }).await,
+            Function::Geo => catch_panics(async move { geo::handle(&app.config, req).await }).await,
             Function::Users => catch_panics(async move { users::handle(&app, req).await }).await,
         };
         boxed(res)

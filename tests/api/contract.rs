@@ -243,7 +243,7 @@ pub async fn run_in_process(target: &str, app: App) {
             let res = if function_for(&req.path) == "users" {
                 users::handle(&app, http_req).await
             } else {
-                geo::handle(&app.config, &http_req)
+                geo::handle(&app.config, http_req).await
             };
             TestResponse::from_http(res)
         }

@@ -76,6 +76,7 @@ on_both_stores! {
     fifty_concurrent_creates_are_fifty_users_each_listed_once => super::fifty_creates;
     a_delete_racing_a_patch_never_brings_the_user_back => super::delete_vs_patch;
     a_ten_megabyte_body_is_refused_without_being_held_in_memory => super::huge_body;
+    an_early_401_lets_the_client_send_its_whole_body => super::early_answer;
 }
 
 async fn round_trip(users: Spawned) {
@@ -392,20 +393,29 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-/// Sends a raw request head, then up to `body_len` bytes of body in 64 KiB
-/// chunks (chunked encoding when `chunked`), and returns the raw reply.
-async fn raw_post(users: &Spawned, body_len: usize, chunked: bool) -> String {
+/// Sends a raw `POST /api/users` head (with the token when `token`), then
+/// `body_len` bytes of body in 64 KiB chunks (chunked encoding when
+/// `chunked`), then reads the raw reply. Also says whether the whole body
+/// could be written: a server that answers early and closes without reading
+/// the rest makes the client's writes fail with a reset.
+async fn raw_post(users: &Spawned, body_len: usize, chunked: bool, token: bool) -> (bool, String) {
     let mut s = tokio::net::TcpStream::connect(users.addr).await.unwrap();
     let framing = if chunked {
         "Transfer-Encoding: chunked".to_owned()
     } else {
         format!("Content-Length: {body_len}")
     };
+    let auth = if token {
+        format!("Authorization: Bearer {TOKEN}\r\n")
+    } else {
+        String::new()
+    };
     let head = format!(
-        "POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+        "POST /api/users HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n{framing}\r\n\r\n"
     );
     s.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b' '; 64 * 1024];
+    let mut written_all = true;
     for _ in 0..body_len / chunk.len() {
         let frame = if chunked {
             [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat()
@@ -413,26 +423,28 @@ async fn raw_post(users: &Spawned, body_len: usize, chunked: bool) -> String {
             chunk.clone()
         };
         if s.write_all(&frame).await.is_err() {
-            break; // the server stopped reading: that is the point
+            written_all = false;
+            break;
         }
     }
-    if chunked {
-        let _ = s.write_all(b"0\r\n\r\n").await;
+    if chunked && written_all {
+        written_all = s.write_all(b"0\r\n\r\n").await.is_ok();
     }
     let mut reply = Vec::new();
     let _ =
         tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut reply)).await;
-    String::from_utf8_lossy(&reply).into_owned()
+    (written_all, String::from_utf8_lossy(&reply).into_owned())
 }
 
 async fn huge_body(users: Spawned) {
     let before = peak_rss_kib(users.pid());
     for chunked in [false, true] {
-        let reply = raw_post(&users, 10 * 1024 * 1024, chunked).await;
+        let (written_all, reply) = raw_post(&users, 10 * 1024 * 1024, chunked, true).await;
         assert!(
             reply.starts_with("HTTP/1.1 413"),
             "chunked={chunked}: {reply:?}"
         );
+        assert!(written_all, "chunked={chunked}: the connection was reset");
         assert!(
             reply.ends_with(r#"{"error":"Request body too large"}"#),
             "{reply:?}"
@@ -443,4 +455,22 @@ async fn huge_body(users: Spawned) {
         grown < 4 * 1024,
         "peak memory grew by {grown} KiB for a 10 MB body"
     );
+}
+
+/// A `401` (or any answer given before the body is read) still lets the
+/// client send its whole body and read the answer, instead of a reset that a
+/// proxy in front of the function would turn into a `500`.
+async fn early_answer(users: Spawned) {
+    for round in 0..5 {
+        let (written_all, reply) = raw_post(&users, 4 * 1024 * 1024, false, false).await;
+        assert!(
+            reply.starts_with("HTTP/1.1 401"),
+            "round {round}: {reply:?}"
+        );
+        assert!(
+            reply.ends_with(r#"{"error":"Missing or invalid bearer token"}"#),
+            "round {round}: {reply:?}"
+        );
+        assert!(written_all, "round {round}: the connection was reset");
+    }
 }
