@@ -138,6 +138,7 @@ const PROBES = [
   ["GET", "/app.js"],
   ["GET", "/style.css"],
   ["GET", "/index.html/"],
+  ["GET", "/app.js/"],
   ["GET", "/nope"],
   ["GET", "/Cargo.toml"],
   ["GET", "/src/lib.rs"],
@@ -193,14 +194,6 @@ const KNOWN_DIFFERENCES = [
     why: "outside /api/ Vercel answers its own NOT_FOUND page, ours a plain '404 Not Found'; the contract is silent there",
   },
   {
-    id: "static-content-type-charset",
-    who: "ours (cosmetic)",
-    test: (m, p, o, v) =>
-      o.status === v.status && o.body === v.body && o.type !== v.type &&
-      norm(o.type) === norm(v.type),
-    why: "Vercel adds '; charset=utf-8' to text files (and says application/javascript for .js); our ServeDir sends text/html, text/css, text/javascript without charset",
-  },
-  {
     id: "static-file-any-method",
     who: "vercel dev (production not verified offline)",
     test: (m, p, o, v) => !["GET", "HEAD"].includes(m) && !bare(p).startsWith("/api") && v.status === 200 && o.status === 404,
@@ -213,12 +206,6 @@ const KNOWN_DIFFERENCES = [
     why: "vercel dev redirects //api/geo to /api/geo (301); ours answers 404",
   },
   {
-    id: "file-with-trailing-slash",
-    who: "ours (minor)",
-    test: (m, p, o, v) => !bare(p).startsWith("/api") && bare(p).endsWith(".html/") && o.status === 200 && v.status === 404,
-    why: "our ServeDir serves public/index.html at /index.html/ too; Vercel answers 404",
-  },
-  {
     id: "writes-not-kept",
     who: "vercel dev",
     test: (m, p) => p === "write-then-read",
@@ -228,9 +215,6 @@ const KNOWN_DIFFERENCES = [
       "on Vercel a warm instance keeps it, and each instance has its own copy (see src/store/memory.rs)",
   },
 ];
-function norm(type) {
-  return type.replace(/;\s*charset=utf-8/i, "").replace("application/javascript", "text/javascript");
-}
 
 console.log(`::: ${PROBES.length + 1} probes beyond the contract, sent to both servers`);
 const seenKnown = new Map();

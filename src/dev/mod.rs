@@ -48,6 +48,7 @@ pub fn project_root() -> PathBuf {
 pub struct DevServer {
     app: App,
     rewrites: Arc<Rewrites>,
+    public_dir: Arc<PathBuf>,
     public: ServeDir,
 }
 
@@ -74,10 +75,12 @@ impl DevServer {
         for key in &rewrites.unapplied {
             eprintln!("warning: vercel.json `{key}` is not applied by the dev server");
         }
+        let public_dir = root.join("public");
         Ok(Self {
             app,
             rewrites: Arc::new(rewrites),
-            public: ServeDir::new(root.join("public")).append_index_html_on_directories(true),
+            public: ServeDir::new(&public_dir).append_index_html_on_directories(true),
+            public_dir: Arc::new(public_dir),
         })
     }
 
@@ -149,16 +152,57 @@ impl DevServer {
         boxed(res)
     }
 
-    /// Serves a file of `public/`; hands the request back for the next step.
+    /// Serves a file of `public/` as Vercel does; hands the request back for
+    /// the next step.
     async fn serve_file<B>(&self, req: Request<B>) -> (Request<B>, Response<DevBody>) {
         let (parts, body) = req.into_parts();
-        let probe = Request::from_parts(parts.clone(), ());
-        let res = match self.public.clone().oneshot(probe).await {
-            Ok(res) => res.map(|b| b.map_err(std::io::Error::other).boxed_unsync()),
-            Err(never) => match never {},
+        let res = if self.is_file_with_trailing_slash(parts.uri.path()) {
+            not_found(parts.uri.path())
+        } else {
+            let probe = Request::from_parts(parts.clone(), ());
+            let mut res = match self.public.clone().oneshot(probe).await {
+                Ok(res) => res.map(|b| b.map_err(std::io::Error::other).boxed_unsync()),
+                Err(never) => match never {},
+            };
+            with_charset(res.headers_mut());
+            res
         };
         (Request::from_parts(parts, body), res)
     }
+
+    /// `/index.html/`: `ServeDir` serves the file, Vercel answers `404`.
+    fn is_file_with_trailing_slash(&self, path: &str) -> bool {
+        let Some(trimmed) = path.strip_suffix('/').filter(|p| !p.is_empty()) else {
+            return false;
+        };
+        let Ok(decoded) = percent_encoding::percent_decode_str(trimmed).decode_utf8() else {
+            return false;
+        };
+        // Only asks whether a file is there: ServeDir still does the serving
+        // (and refuses paths outside public/), and either way it is a 404.
+        self.public_dir
+            .join(decoded.trim_start_matches('/'))
+            .is_file()
+    }
+}
+
+/// The content types Vercel gives static text files: `; charset=utf-8`, and
+/// `application/javascript` for `.js` (`ServeDir` says `text/javascript`).
+fn with_charset(headers: &mut http::HeaderMap) {
+    let Some(ctype) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let vercel = match ctype {
+        "text/javascript" | "application/javascript" => "application/javascript; charset=utf-8",
+        "text/html" => "text/html; charset=utf-8",
+        "text/css" => "text/css; charset=utf-8",
+        "text/plain" => "text/plain; charset=utf-8",
+        _ => return,
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(vercel));
 }
 
 fn boxed(res: Response<Bytes>) -> Response<DevBody> {

@@ -9,10 +9,10 @@ use crate::helpers::{Spawned, TestRequest, bin_path};
 async fn serves_the_page_and_its_assets_with_their_types() {
     let dev = Spawned::dev_server(&[]).await;
     for (path, file, ctype) in [
-        ("/", "index.html", "text/html"),
-        ("/index.html", "index.html", "text/html"),
-        ("/app.js", "app.js", "text/javascript"),
-        ("/style.css", "style.css", "text/css"),
+        ("/", "index.html", "text/html; charset=utf-8"),
+        ("/index.html", "index.html", "text/html; charset=utf-8"),
+        ("/app.js", "app.js", "application/javascript; charset=utf-8"),
+        ("/style.css", "style.css", "text/css; charset=utf-8"),
     ] {
         let res = dev.send(&TestRequest::get(path)).await;
         assert_eq!(res.status, 200, "{path}");
@@ -41,6 +41,10 @@ async fn nothing_outside_public_is_served_whatever_the_encoding() {
         "/Cargo.toml",
         "/src/lib.rs",
         "/%00",
+        // As on Vercel, a file is not served under a trailing slash.
+        "/index.html/",
+        "/app.js/",
+        "/%61pp.js/",
     ] {
         let res = dev.send(&TestRequest::get(path)).await;
         assert!(
