@@ -236,7 +236,7 @@ try {
 }
 if (uploads) {
   check("a source deploy uploads no tooling, build products or secrets", () => {
-    const banned = /(^|\/)(deploy-check|node_modules|target|\.vercel|\.git|\.env|\.env\..*)(\/|$)/;
+    const banned = /(^|\/)(deploy-check|bench|node_modules|target|\.vercel|\.git|\.env|\.env\..*)(\/|$)/;
     const bad = uploads.filter((f) => banned.test(f));
     assert(bad.length === 0, `would upload: ${bad.slice(0, 20).join(", ")}${bad.length > 20 ? ", ..." : ""}`);
     return `${uploads.length} files`;

@@ -22,7 +22,9 @@ step "install Chromium (apt)" apt_install chromium fonts-noto-color-emoji
 step "install playwright-core (npm ci)" npm_install deploy-check/browser
 step "cargo build --bin dev" cargo build --locked --bin dev
 
-unset REDIS_URL KV_URL API_TOKEN CORS_ALLOW_ORIGINS
+unset REDIS_URL KV_URL CORS_ALLOW_ORIGINS
+# The token the form test types in; writes go to the embedded store.
+export API_TOKEN=browser-token BROWSER_API_TOKEN=browser-token
 run_browser_test() {
   local port pid
   port=$(free_port)

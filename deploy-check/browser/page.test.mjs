@@ -164,3 +164,38 @@ test("an unreachable API shows a visible message for both sections", async () =>
   await page.screenshot({ path: join(SHOTS, "api-unreachable.png"), fullPage: true });
   await page.close();
 });
+
+test("the form adds a user with the token, and a wrong token shows the 401 message", async () => {
+  const token = process.env.BROWSER_API_TOKEN;
+  assert.ok(token, "set BROWSER_API_TOKEN to the dev server's API_TOKEN");
+  const { page, errors } = await openPage();
+  await page.locator("#users-status", { hasText: "20 users shown" }).waitFor();
+  const form = page.locator("#add");
+  const email = `ada-${Date.now()}@example.com`;
+
+  await form.getByLabel("Name").fill("Ada Lovelace");
+  await form.getByLabel("Email").fill(email);
+  await form.getByLabel("API token").fill("not-the-token");
+  await form.getByRole("button", { name: "Add" }).click();
+  const result = page.locator("#add-result");
+  await result.filter({ hasText: "HTTP 401" }).waitFor();
+  assert.equal(await result.textContent(), "Missing or invalid bearer token (HTTP 401)");
+  assert.equal(await result.getAttribute("class"), "error");
+
+  await form.getByLabel("API token").fill(token);
+  await form.getByRole("button", { name: "Add" }).click();
+  await result.filter({ hasText: "Added" }).waitFor();
+  const added = /^Added Ada Lovelace \(([0-9A-Z]{26})\)\.$/.exec(await result.textContent());
+  assert.ok(added, await result.textContent());
+  assert.equal(await form.getByLabel("Name").inputValue(), "", "the form is cleared");
+  assert.equal(await form.getByLabel("API token").inputValue(), token, "the token is kept for the next add");
+
+  // The token lives in this tab only; the user is really stored.
+  assert.deepEqual(await page.evaluate(() => [sessionStorage.getItem("apiToken"), localStorage.length]), [token, 0]);
+  const stored = await page.evaluate(async (id) => (await fetch(`/api/users/${id}`)).json(), added[1]);
+  assert.deepEqual({ ...stored, createdAt: "<time>" }, { id: added[1], name: "Ada Lovelace", email, createdAt: "<time>" });
+  await page.screenshot({ path: join(SHOTS, "user-added.png"), fullPage: true });
+  // The 401 of the first try is the one expected failure.
+  assert.deepEqual(errors, [`HTTP 401 POST ${BASE_URL}/api/users`]);
+  await page.close();
+});
