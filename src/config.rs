@@ -37,12 +37,16 @@ pub struct Config {
     /// `REDIS_KEY_PREFIX`: the prefix of the store's keys in Redis (default
     /// `users`), so that several deployments or test runs can share a server.
     pub redis_key_prefix: String,
-    /// `API_TOKEN`: the bearer token that writes must carry. Unset or empty:
+    /// `API_TOKEN`: the bearer token that writes must carry, without
+    /// surrounding spaces (HTTP trims them from a header). Unset or empty:
     /// writes are switched off (`403`).
     pub api_token: Option<Secret>,
     /// `CORS_ALLOW_ORIGINS`, comma separated: origins (like
-    /// `https://app.example.com`) allowed to call the API from a browser.
-    /// Empty: same-origin only.
+    /// `https://app.example.com`) allowed to call the API from a browser,
+    /// compared without regard to case. Empty: same-origin only. `*` and
+    /// `null` are ignored with a warning: a wildcard would let any site
+    /// write with a token it got hold of, and `null` is the origin of
+    /// sandboxed frames and local files.
     pub cors_allow_origins: Vec<String>,
 }
 
@@ -71,12 +75,19 @@ impl Config {
             redis_key_prefix: non_empty("REDIS_KEY_PREFIX")
                 .map(|p| p.trim().to_owned())
                 .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned()),
-            api_token: non_empty("API_TOKEN").map(Secret::new),
+            api_token: non_empty("API_TOKEN").map(|t| Secret::new(t.trim())),
             cors_allow_origins: lookup("CORS_ALLOW_ORIGINS")
                 .unwrap_or_default()
                 .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .filter(|o| !o.is_empty())
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .filter(|o| match o.as_str() {
+                    "" => false,
+                    "*" | "null" => {
+                        eprintln!("warning: CORS_ALLOW_ORIGINS: `{o}` is not supported and is ignored; list each origin");
+                        false
+                    }
+                    _ => true,
+                })
                 .collect(),
         }
     }
@@ -100,11 +111,14 @@ mod tests {
     }
 
     #[test]
-    fn kv_url_is_the_fallback_and_origins_are_trimmed() {
+    fn kv_url_is_the_fallback_and_values_are_trimmed() {
         let c = Config::from_lookup(|n| match n {
             "KV_URL" => Some("rediss://kv:6380".into()),
             "REDIS_URL" => Some("  ".into()),
-            "CORS_ALLOW_ORIGINS" => Some(" https://a.example , ,https://b.example/ ".into()),
+            "CORS_ALLOW_ORIGINS" => {
+                Some(" https://a.example , ,https://B.example/, *, null ".into())
+            }
+            "API_TOKEN" => Some(" tok ".into()),
             _ => None,
         });
         assert_eq!(c.redis_url.unwrap().expose(), "rediss://kv:6380");
@@ -112,6 +126,6 @@ mod tests {
             c.cors_allow_origins,
             ["https://a.example", "https://b.example"]
         );
-        assert!(c.api_token.is_none());
+        assert_eq!(c.api_token.unwrap().expose(), "tok");
     }
 }

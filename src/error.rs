@@ -27,10 +27,13 @@ pub enum ApiError {
     },
     /// `409`: the write conflicts with existing data (an email already taken).
     Conflict(&'static str),
+    /// `408`: the request body did not arrive in time.
+    RequestTimeout,
     /// `413`: the request body is larger than the limit.
     PayloadTooLarge,
-    /// `415`: a body that is not `application/json`.
-    UnsupportedMediaType,
+    /// `415`: a body that is not plain `application/json`; the message says
+    /// what is wrong with it.
+    UnsupportedMediaType(&'static str),
     /// `422`: a field breaks a rule; `field` names it.
     Unprocessable {
         /// The JSON field at fault.
@@ -57,8 +60,9 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -69,15 +73,15 @@ impl ApiError {
     pub fn into_response(self) -> Response<Bytes> {
         let status = self.status();
         let mut res = match &self {
-            Self::BadRequest(msg) | Self::Conflict(msg) => json_error(status, msg),
+            Self::BadRequest(msg) | Self::Conflict(msg) | Self::UnsupportedMediaType(msg) => {
+                json_error(status, msg)
+            }
             Self::Unauthorized => json_error(status, "Missing or invalid bearer token"),
             Self::WritesDisabled => json_error(status, "Writes are disabled"),
             Self::NotFound => json_error(status, "Not found"),
             Self::MethodNotAllowed { .. } => json_error(status, "Method not allowed"),
+            Self::RequestTimeout => json_error(status, "Request body timed out"),
             Self::PayloadTooLarge => json_error(status, "Request body too large"),
-            Self::UnsupportedMediaType => {
-                json_error(status, "Content-Type must be application/json")
-            }
             Self::Unprocessable { field, message } => crate::respond::json(
                 status,
                 &serde_json::json!({ "error": format!("Invalid {field}: {message}"), "field": field }),

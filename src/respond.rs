@@ -87,7 +87,7 @@ fn allowed_origin<'a>(config: &Config, meta: &'a RequestMeta) -> Option<&'a Head
     config
         .cors_allow_origins
         .iter()
-        .any(|o| o == origin_str)
+        .any(|o| o.eq_ignore_ascii_case(origin_str))
         .then_some(origin)
 }
 
@@ -121,22 +121,42 @@ pub fn finish(config: &Config, meta: &RequestMeta, mut res: Response<Bytes>) -> 
     res
 }
 
-/// Reads a JSON request body: `415` unless it is `application/json`, `413`
-/// past [`MAX_BODY_BYTES`] (checked against `Content-Length` before reading,
-/// and while reading, so an oversized body is never held in memory). What is
-/// left unread is for [`discard_body`].
+/// How long a write's body may take to arrive once its head has: `408` past it.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads a JSON request body: `415` unless it is one `Content-Type:
+/// application/json` without a `Content-Encoding`, `413` past
+/// [`MAX_BODY_BYTES`] (checked against `Content-Length` before reading, and
+/// while reading, so an oversized body is never held in memory), `408` past
+/// [`BODY_TIMEOUT`]. What is left unread is for [`discard_body`].
 pub async fn read_json_body<B>(headers: &HeaderMap, body: &mut B) -> Result<Bytes, ApiError>
 where
     B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    // Two Content-Types are ambiguous: refused rather than read by the first.
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let is_json = match (types.next(), types.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")),
+        _ => false,
+    };
     if !is_json {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type must be application/json",
+        ));
+    }
+    let encoded = headers.get_all(header::CONTENT_ENCODING).iter().any(|v| {
+        v.to_str()
+            .map_or(true, |v| !v.trim().eq_ignore_ascii_case("identity"))
+    });
+    if encoded {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Encoding is not supported",
+        ));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -145,10 +165,12 @@ where
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge),
-        Err(_) => Err(ApiError::BadRequest("Could not read request body")),
+    let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY_BYTES).collect());
+    match read.await {
+        Err(_elapsed) => Err(ApiError::RequestTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge),
+        Ok(Err(_)) => Err(ApiError::BadRequest("Could not read request body")),
     }
 }
 

@@ -53,7 +53,10 @@ where
     let res = route(app, &meta, &parts, &mut body)
         .await
         .unwrap_or_else(ApiError::into_response);
-    respond::discard_body(&mut body).await;
+    // A body that timed out is not waited for a second time.
+    if res.status() != StatusCode::REQUEST_TIMEOUT {
+        respond::discard_body(&mut body).await;
+    }
     respond::finish(&app.config, &meta, res)
 }
 
@@ -78,7 +81,10 @@ where
     match target {
         Target::Collection => match *method {
             Method::GET | Method::HEAD => list(app, &query).await,
-            Method::POST => create(app, parts, body).await,
+            Method::POST => {
+                authorize(app, parts)?;
+                create(app, parts, body).await
+            }
             Method::OPTIONS => Ok(respond::options(&app.config, meta, ALLOW_COLLECTION)),
             _ => Err(ApiError::MethodNotAllowed {
                 allow: ALLOW_COLLECTION,
@@ -95,10 +101,15 @@ where
             if *method == Method::OPTIONS {
                 return Ok(respond::options(&app.config, meta, ALLOW_ITEM));
             }
+            // Auth comes first, so that an anonymous client learns nothing
+            // about ids or bodies.
+            if matches!(*method, Method::PATCH | Method::DELETE) {
+                authorize(app, parts)?;
+            }
             let id = valid_id(raw_id)?;
             match *method {
                 Method::PATCH => update(app, parts, body, &id).await,
-                Method::DELETE => delete(app, parts, &id).await,
+                Method::DELETE => delete(app, &id).await,
                 _ => get(app, &id).await,
             }
         }
@@ -251,9 +262,11 @@ fn authorize(app: &App, parts: &Parts) -> Result<(), ApiError> {
     let Some(expected) = &app.config.api_token else {
         return Err(ApiError::WritesDisabled);
     };
-    let given = parts
-        .headers
-        .get(header::AUTHORIZATION)
+    // Two Authorization headers are ambiguous: refused, whatever their order.
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let given = values
+        .next()
+        .filter(|_| values.next().is_none())
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -266,26 +279,71 @@ fn authorize(app: &App, parts: &Parts) -> Result<(), ApiError> {
     }
 }
 
-/// Reads and parses a write's body: auth first, so that an anonymous client
-/// gets `401`/`403` before anything is read.
-async fn json_object<B>(
-    app: &App,
-    parts: &Parts,
-    body: &mut B,
-) -> Result<Map<String, Value>, ApiError>
+/// Reads and parses a write's body (the caller has checked the token).
+async fn json_object<B>(parts: &Parts, body: &mut B) -> Result<Map<String, Value>, ApiError>
 where
     B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    authorize(app, parts)?;
     let bytes = respond::read_json_body(&parts.headers, body).await?;
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(map)) => match repeated_key(&bytes) {
+            None => Ok(map),
+            Some(key) => Err(ApiError::Unprocessable {
+                field: shown_field(key),
+                message: "given more than once",
+            }),
+        },
         Ok(_) => Err(ApiError::Unprocessable {
             field: "body".into(),
             message: "must be a JSON object",
         }),
         Err(_) => Err(ApiError::BadRequest("Invalid JSON")),
+    }
+}
+
+/// The first key that a JSON object gives twice: `serde_json` would keep
+/// the last one silently, so `{"name":"a","name":"b"}` is refused instead.
+fn repeated_key(object: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct FirstRepeat(Option<String>);
+    impl<'de> serde::Deserialize<'de> for FirstRepeat {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Keys;
+            impl<'de> Visitor<'de> for Keys {
+                type Value = FirstRepeat;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstRepeat, A::Error> {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut repeat = None;
+                    while let Some(key) = map.next_key::<String>()? {
+                        map.next_value::<IgnoredAny>()?;
+                        if repeat.is_none() && seen.contains(&key) {
+                            repeat = Some(key);
+                        } else {
+                            seen.insert(key);
+                        }
+                    }
+                    Ok(FirstRepeat(repeat))
+                }
+            }
+            d.deserialize_map(Keys)
+        }
+    }
+    serde_json::from_slice::<FirstRepeat>(object)
+        .ok()
+        .and_then(|r| r.0)
+}
+
+/// A client's field name as echoed in a `422`: at most 64 characters.
+fn shown_field(key: String) -> std::borrow::Cow<'static, str> {
+    const MAX: usize = 64;
+    match key.char_indices().nth(MAX) {
+        None => key.into(),
+        Some((cut, _)) => format!("{}…", &key[..cut]).into(),
     }
 }
 
@@ -312,7 +370,7 @@ fn validate(mut map: Map<String, Value>, require_all: bool) -> Result<UserPatch,
     }
     if let Some(unknown) = map.keys().next() {
         return Err(ApiError::Unprocessable {
-            field: unknown.clone().into(),
+            field: shown_field(unknown.clone()),
             message: "unknown or read-only field",
         });
     }
@@ -320,19 +378,41 @@ fn validate(mut map: Map<String, Value>, require_all: bool) -> Result<UserPatch,
 }
 
 fn valid_name(v: &Value) -> Result<String, ApiError> {
-    let bad = ApiError::Unprocessable {
+    let bad = || ApiError::Unprocessable {
         field: "name".into(),
         message: "must be a string of 1 to 100 characters",
     };
-    let name = v.as_str().ok_or(bad)?.trim();
-    let n = name.chars().count();
-    if n == 0 || n > NAME_MAX_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::Unprocessable {
-            field: "name".into(),
-            message: "must be a string of 1 to 100 characters",
-        });
+    let name = v.as_str().ok_or_else(bad)?.trim();
+    if is_acceptable_name(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(bad())
     }
-    Ok(name.to_owned())
+}
+
+/// 1 to 100 characters (already trimmed), at least one of them visible; no
+/// control characters and no bidirectional overrides or isolates, which
+/// would reorder the text shown after the name. Joiners stay allowed: emoji
+/// sequences and several scripts need them.
+pub fn is_acceptable_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=NAME_MAX_CHARS).contains(&n)
+        && name.chars().any(|c| !is_invisible(c) && !c.is_whitespace())
+        && !name.chars().any(|c| {
+            c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+}
+
+/// Unicode's default-ignorable code points (`DerivedCoreProperties.txt`):
+/// characters shown as nothing, like zero-width spaces and joiners, the BOM,
+/// bidirectional marks, variation selectors and tags.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 fn valid_email(v: &Value) -> Result<String, ApiError> {
@@ -348,8 +428,9 @@ fn valid_email(v: &Value) -> Result<String, ApiError> {
     }
 }
 
-/// A plausibility check, not RFC 5322: `local@domain.tld`, no spaces or
-/// control characters, at most 254 characters, local part at most 64.
+/// A plausibility check, not RFC 5322: `local@domain.tld`, no spaces,
+/// control or invisible characters (an address with a zero-width space looks
+/// like another one), at most 254 characters, local part at most 64 bytes.
 pub fn is_plausible_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
@@ -366,7 +447,10 @@ pub fn is_plausible_email(email: &str) -> bool {
         && !local.ends_with('.')
         && !local.contains("..")
         && !email.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+            c.is_whitespace()
+                || c.is_control()
+                || is_invisible(c)
+                || matches!(c, '<' | '>' | ',' | ';' | '"')
         })
 }
 
@@ -375,7 +459,7 @@ where
     B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let map = json_object(app, parts, body).await?;
+    let map = json_object(parts, body).await?;
     let patch = validate(map, true)?;
     let (Some(name), Some(email)) = (patch.name, patch.email) else {
         unreachable!("validate(.., true) requires both fields")
@@ -405,7 +489,7 @@ where
     B: Body + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let map = json_object(app, parts, body).await?;
+    let map = json_object(parts, body).await?;
     let patch = validate(map, false)?;
     match app.store.update(id, patch).await? {
         Some(user) => Ok(respond::json(StatusCode::OK, &user)),
@@ -413,8 +497,7 @@ where
     }
 }
 
-async fn delete(app: &App, parts: &Parts, id: &str) -> Result<Response<Bytes>, ApiError> {
-    authorize(app, parts)?;
+async fn delete(app: &App, id: &str) -> Result<Response<Bytes>, ApiError> {
     if app.store.delete(id).await? {
         let mut res = Response::new(Bytes::new());
         *res.status_mut() = StatusCode::NO_CONTENT;
@@ -467,6 +550,9 @@ mod tests {
             "a..b@c.co",
             "a@-b.co",
             "<a@b.co>",
+            "a\u{200B}@b.co",
+            "a@b.co\u{FEFF}",
+            "a@b\u{00AD}c.co",
         ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
@@ -474,6 +560,31 @@ mod tests {
         assert_eq!(long.len(), 255);
         assert!(!is_plausible_email(&long));
         assert!(is_plausible_email(&long[1..]));
+    }
+
+    #[test]
+    fn names() {
+        for ok in [
+            "Ada",
+            "محمد",
+            "👩\u{200D}💻 Ada",
+            "نامه\u{200C}ای",
+            &"x".repeat(100),
+        ] {
+            assert!(is_acceptable_name(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "\u{200B}",
+            "\u{FEFF}\u{200D}",
+            "Ada\u{202E}txt",
+            "\u{2067}Ada",
+            "A\nB",
+            "A\u{0085}",
+            &"x".repeat(101),
+        ] {
+            assert!(!is_acceptable_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
@@ -226,6 +226,9 @@ fn not_found(path: &str) -> Response<DevBody> {
     boxed(res)
 }
 
+/// How long the dev server waits for a request head.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Binds `addr` and serves until Ctrl-C or SIGTERM. A port already in use is
 /// an error whose message names the port and how to pick another.
 pub async fn serve(server: DevServer, addr: SocketAddr) -> Result<(), String> {
@@ -241,8 +244,13 @@ pub async fn serve(server: DevServer, addr: SocketAddr) -> Result<(), String> {
         }
     })?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let writes = if server.app.config.api_token.is_some() {
+        "on"
+    } else {
+        "off, set API_TOKEN to allow them"
+    };
     println!(
-        "Dev server ready on http://{local} (store: {})",
+        "Dev server ready on http://{local} (store: {}; writes: {writes})",
         server.app.store.kind()
     );
     let shutdown = shutdown_signal();
@@ -267,7 +275,10 @@ pub async fn serve(server: DevServer, addr: SocketAddr) -> Result<(), String> {
                     Ok::<_, Infallible>(res)
                 }
             });
+            // A client that never finishes its request head is let go.
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

@@ -101,9 +101,12 @@ pub fn seed_users() -> Vec<User> {
         .expect("data/users.json is valid (checked by tests)")
 }
 
-/// The email key used for uniqueness: case-insensitive.
+/// The email key used for uniqueness: the address in Unicode's NFKC form,
+/// lower-cased, so that case, composed or decomposed accents (`ü`, `u` +
+/// `◌̈`) and full-width letters do not make a second account of one address.
 pub fn email_key(email: &str) -> String {
-    email.to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    email.nfkc().collect::<String>().to_lowercase()
 }
 
 /// Makes the store that the configuration selects, once per process: the

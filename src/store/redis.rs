@@ -119,7 +119,7 @@ impl RedisStore {
                     "REDIS_URL is not a valid redis:// or rediss:// URL ({:?})",
                     e.kind()
                 );
-                eprintln!("error: {why}; every request will answer 503");
+                eprintln!("error: {why}; every request that needs the store will answer 503");
                 (None, Some(why))
             }
         };

@@ -77,6 +77,9 @@ on_both_stores! {
     a_delete_racing_a_patch_never_brings_the_user_back => super::delete_vs_patch;
     a_ten_megabyte_body_is_refused_without_being_held_in_memory => super::huge_body;
     an_early_401_lets_the_client_send_its_whole_body => super::early_answer;
+    one_email_in_other_unicode_forms_is_409 => super::unicode_forms_of_one_email;
+    repeated_authorization_or_content_type_headers_are_refused => super::repeated_headers;
+    a_stalled_body_is_408_after_ten_seconds => super::stalled_body;
 }
 
 async fn round_trip(users: Spawned) {
@@ -289,6 +292,91 @@ async fn unique_emails(users: Spawned) {
         .send(&TestRequest::get(format!("/api/users/{c_id}")))
         .await;
     assert_eq!(unchanged.json()["email"], "other@example.com");
+}
+
+/// One address written in another Unicode form (decomposed accent,
+/// full-width letters) is the same address: `409`.
+async fn unicode_forms_of_one_email(users: Spawned) {
+    let first = users
+        .send(&post(
+            json!({"name": "Jürgen", "email": "jürgen@example.de"}),
+        ))
+        .await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    for other in [
+        "ju\u{308}rgen@example.de",
+        "JU\u{308}RGEN@EXAMPLE.DE",
+        "\u{FF4A}\u{FC}rgen@example.de",
+    ] {
+        let res = users
+            .send(&post(json!({"name": "Copy", "email": other})))
+            .await;
+        assert_eq!(
+            (res.status.as_u16(), res.json()),
+            (409, json!({"error": "Email already taken"})),
+            "{other:?}"
+        );
+    }
+    // The address is kept as it was typed.
+    let id = first.json()["id"].as_str().unwrap().to_owned();
+    let stored = users
+        .send(&TestRequest::get(format!("/api/users/{id}")))
+        .await;
+    assert_eq!(stored.json()["email"], "jürgen@example.de");
+}
+
+/// Two `Authorization` or two `Content-Type` headers are refused, whatever
+/// their order, instead of the first one deciding.
+async fn repeated_headers(users: Spawned) {
+    let body = json!({"name": "Twice", "email": "twice@example.com"});
+    for (first, second) in [(TOKEN, "wrong"), ("wrong", TOKEN)] {
+        let res = users
+            .send(
+                &TestRequest::new(Method::POST, "/api/users")
+                    .bearer(first)
+                    .bearer(second)
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(
+            (res.status.as_u16(), res.json()),
+            (401, json!({"error": "Missing or invalid bearer token"})),
+            "{first} then {second}"
+        );
+    }
+    let res = users
+        .send(&post(body).header("content-type", "text/plain"))
+        .await;
+    assert_eq!(
+        (res.status.as_u16(), res.json()),
+        (
+            415,
+            json!({"error": "Content-Type must be application/json"})
+        )
+    );
+}
+
+/// A body that stops arriving gets `408` after 10 s, not a hang.
+async fn stalled_body(users: Spawned) {
+    let mut s = tokio::net::TcpStream::connect(users.addr).await.unwrap();
+    let head = format!(
+        "POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = vec![0; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut reply))
+        .await
+        .expect("an answer within 20 s")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    let waited = started.elapsed();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply:?}");
+    assert!(
+        reply.ends_with(r#"{"error":"Request body timed out"}"#),
+        "{reply:?}"
+    );
+    assert!(waited >= std::time::Duration::from_secs(9), "{waited:?}");
 }
 
 async fn racing_creates(users: Spawned) {
