@@ -12,15 +12,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 
-for arg in "$@"; do
-  case "$arg" in
-    --quick | --check) ;;
-    *)
-      echo "usage: bench/run.sh [--quick] [--check]" >&2
-      exit 2
-      ;;
-  esac
-done
+case "${1:-}" in
+  -h | --help)
+    echo "usage: bench/run.sh [--quick] [--check]"
+    exit 0
+    ;;
+esac
 
 apt_updated=0
 # Installs a Debian package when it is missing and this is root with apt.

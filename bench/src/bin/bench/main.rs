@@ -86,20 +86,38 @@ struct Args {
     quick: bool,
     check: bool,
     root: PathBuf,
+    /// `--only a,b`: the sections to run (all when empty).
+    only: Vec<String>,
 }
+
+/// The sections of a run, for `--only`.
+const SECTIONS: [&str; 4] = ["sizes", "cold", "pages", "warm"];
 
 fn args() -> Result<Args, Fail> {
     let mut quick = false;
     let mut check = false;
     let mut root = None;
+    let mut only = Vec::new();
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
             "--check" => check = true,
+            "--only" => {
+                let list = it.next().ok_or("--only needs a list")?;
+                for s in list.split(',') {
+                    if !SECTIONS.contains(&s) {
+                        return Err(format!("--only: {s:?} is not one of {SECTIONS:?}").into());
+                    }
+                    only.push(s.to_owned());
+                }
+            }
             "--root" => root = Some(PathBuf::from(it.next().ok_or("--root needs a folder")?)),
             "-h" | "--help" => {
-                println!("usage: bench [--quick] [--check] [--root REPO]");
+                println!(
+                    "usage: bench [--quick] [--check] [--root REPO] [--only {}]",
+                    SECTIONS.join(",")
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}").into()),
@@ -113,7 +131,12 @@ fn args() -> Result<Args, Fail> {
             .ok_or("run from the repository (or pass --root)")?
             .to_path_buf(),
     };
-    Ok(Args { quick, check, root })
+    Ok(Args {
+        quick,
+        check,
+        root,
+        only,
+    })
 }
 
 fn need(path: &Path) -> Result<&Path, Fail> {
@@ -161,6 +184,13 @@ fn run() -> Result<bool, Fail> {
     let node = which("node");
     let redis_server = which("redis-server");
     let mut notes = Vec::new();
+    let want = |section: &str| args.only.is_empty() || args.only.iter().any(|s| s == section);
+    if !args.only.is_empty() {
+        notes.push(format!(
+            "only {}: the other figures are left out",
+            args.only.join(",")
+        ));
+    }
 
     let seed = seed_users();
     let seed_page = pages::middle_page_path(&seed);
@@ -178,47 +208,59 @@ fn run() -> Result<bool, Fail> {
         notes.push("node not found: the Node baseline is left out".to_owned());
     }
 
-    eprintln!("[bench] {} mode; sizes", p.mode);
-    let sizes = report::sizes(
-        &[
-            ("geo", &geo_bin),
-            ("users", &users_bin),
-            ("baseline-hyper", &hyper_bin),
-            ("baseline-vercel", &vercel_bin),
-        ],
-        &out_dir.join("stripped"),
-    )?;
+    eprintln!("[bench] {} mode", p.mode);
+    let mut sizes = Vec::new();
+    if want("sizes") {
+        sizes = report::sizes(
+            &[
+                ("geo", &geo_bin),
+                ("users", &users_bin),
+                ("baseline-hyper", &hyper_bin),
+                ("baseline-vercel", &vercel_bin),
+            ],
+            &out_dir.join("stripped"),
+        )?;
+    }
 
-    eprintln!("[bench] cold starts: {} paired rounds", p.cold_rounds);
-    let mut cold_subjects = vec![
-        geo.clone(),
-        Spec::new("users", &users_bin, "/api/users?limit=20"),
-        vercel.clone(),
-    ];
-    cold_subjects.extend(node_spec.clone());
-    let cold = cold::run(&cold_subjects, &hyper, p.cold_rounds, &logs)?;
+    let mut cold = Vec::new();
+    if want("cold") {
+        eprintln!("[bench] cold starts: {} paired rounds", p.cold_rounds);
+        let mut subjects = vec![
+            geo.clone(),
+            Spec::new("users", &users_bin, "/api/users?limit=20"),
+            vercel.clone(),
+        ];
+        subjects.extend(node_spec.clone());
+        cold = cold::run(&subjects, &hyper, p.cold_rounds, &logs)?;
+    }
 
-    eprintln!("[bench] page latency in-process: {:?} users", SIZES);
-    let mut page_latency = vec![pages::in_process(&SIZES, p.page_samples, p.page_batch)?];
+    let mut page_latency = Vec::new();
+    if want("pages") {
+        eprintln!("[bench] page latency in-process: {SIZES:?} users");
+        page_latency.push(pages::in_process(&SIZES, p.page_samples, p.page_batch)?);
+    }
 
     let redis = match &redis_server {
-        Some(program) => {
-            eprintln!("[bench] own redis-server; seeding {:?} users", SIZES);
+        Some(program) if want("pages") || want("warm") => {
             let redis = redis::Redis::start(program)?;
             pages::seed(&redis, SEED_PREFIX, &seed)?;
-            for n in SIZES {
-                pages::seed(&redis, &pages::prefix_for(n), &pages::generated(n))?;
+            if want("pages") {
+                eprintln!("[bench] own redis-server; seeding {SIZES:?} users");
+                for n in SIZES {
+                    pages::seed(&redis, &pages::prefix_for(n), &pages::generated(n))?;
+                }
+                eprintln!("[bench] page latency on Redis over HTTP");
+                page_latency.push(pages::over_redis(
+                    &users_bin,
+                    &redis,
+                    &SIZES,
+                    p.redis_samples,
+                    &logs,
+                )?);
             }
-            eprintln!("[bench] page latency on Redis over HTTP");
-            page_latency.push(pages::over_redis(
-                &users_bin,
-                &redis,
-                &SIZES,
-                p.redis_samples,
-                &logs,
-            )?);
             Some(redis)
         }
+        Some(_) => None,
         None => {
             notes.push("redis-server not found: the Redis figures are left out".to_owned());
             None
@@ -240,6 +282,9 @@ fn run() -> Result<bool, Fail> {
     };
     let mut warm_rounds = Vec::new();
     for round in 0..p.warm_rounds {
+        if !want("warm") {
+            break;
+        }
         eprintln!(
             "[bench] warm round {}/{}: {} servers x {} s",
             round + 1,
