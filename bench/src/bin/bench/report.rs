@@ -394,6 +394,23 @@ pub fn print(r: &Results) {
         r.machine.loadavg_at_end
     );
 
+    if !r.cold_start.is_empty() {
+        print_cold(r);
+    }
+    if !r.warm.is_empty() {
+        print_warm(r);
+    }
+    if !r.sizes.is_empty() {
+        print_sizes(r);
+    }
+    if !r.page_latency.is_empty() {
+        print_pages(r);
+    }
+    print_targets(r);
+}
+
+fn print_cold(r: &Results) {
+    let p = &r.params;
     println!(
         "\nCold start: spawn to first 200, median of {} pairs with {BASELINE} (A B, then B A)",
         p.cold_rounds
@@ -408,7 +425,10 @@ pub fn print(r: &Results) {
             c.name, c.a_median_ms, c.b_median_ms, c.ratio
         );
     }
+}
 
+fn print_warm(r: &Results) {
+    let p = &r.params;
     println!(
         "\nWarm: {} connections, {} s per load, server on CPU 0, wrk on CPU 1; medians of {} round(s)",
         p.connections, p.load_secs, p.warm_rounds
@@ -442,7 +462,9 @@ pub fn print(r: &Results) {
             rm.p50, rm.p99, rm.rps, rm.cpu_per_req
         );
     }
+}
 
+fn print_sizes(r: &Results) {
     println!("\nStripped binary sizes");
     for s in &r.sizes {
         println!(
@@ -452,7 +474,9 @@ pub fn print(r: &Results) {
             s.bytes as f64 / MIB
         );
     }
+}
 
+fn print_pages(r: &Results) {
     println!("\nA page of 20 users, cursor in the middle of the range (median)");
     for pl in &r.page_latency {
         let cells: Vec<String> = pl
@@ -469,7 +493,9 @@ pub fn print(r: &Results) {
             pl.ratio_largest_smallest
         );
     }
+}
 
+fn print_targets(r: &Results) {
     println!("\nTargets (medians of paired ratios)");
     for t in &r.targets {
         println!(
