@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::Response;
 
 pub mod config;
 pub mod dev;
@@ -58,17 +58,33 @@ impl App {
     }
 }
 
-/// Runs a handler on its own task so that a panic (a bug) becomes a logged
-/// `500` JSON answer instead of a dropped connection, and the process lives on.
+/// Runs a handler so that a panic (a bug) becomes a logged `500` JSON answer
+/// instead of a dropped connection, and the process lives on.
+///
+/// Where panics unwind (debug builds: the dev server, tests) the handler runs
+/// on a task of its own, which catches the panic. The release profile aborts
+/// on panic instead (smaller, faster binaries), so there is nothing to catch:
+/// the handler runs in place, without a task per request, and after an abort
+/// Vercel starts a fresh instance.
 pub async fn catch_panics<F>(handler: F) -> Response<Bytes>
 where
     F: Future<Output = Response<Bytes>> + Send + 'static,
 {
-    match tokio::spawn(handler).await {
-        Ok(res) => res,
-        Err(e) => {
-            eprintln!("handler failed: {e}");
-            respond::json_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    #[cfg(panic = "unwind")]
+    {
+        match tokio::spawn(handler).await {
+            Ok(res) => res,
+            Err(e) => {
+                eprintln!("handler failed: {e}");
+                respond::json_error(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                )
+            }
         }
+    }
+    #[cfg(not(panic = "unwind"))]
+    {
+        handler.await
     }
 }

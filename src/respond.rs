@@ -21,8 +21,20 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// A JSON response. Serialising the crate's own types cannot fail; if it ever
 /// did, the client still gets JSON.
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bytes> {
-    let body = serde_json::to_vec(value)
-        .unwrap_or_else(|_| br#"{"error":"Internal server error"}"#.to_vec());
+    json_sized(status, value, 128)
+}
+
+/// [`json`] into a buffer of `capacity` bytes to start with, for bodies whose
+/// size is known roughly (a page of users), so that it is not regrown.
+pub fn json_sized<T: Serialize + ?Sized>(
+    status: StatusCode,
+    value: &T,
+    capacity: usize,
+) -> Response<Bytes> {
+    let mut body = Vec::with_capacity(capacity);
+    if serde_json::to_writer(&mut body, value).is_err() {
+        body = br#"{"error":"Internal server error"}"#.to_vec();
+    }
     let mut res = Response::new(Bytes::from(body));
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, JSON);

@@ -37,7 +37,7 @@ const EMAIL_MAX_CHARS: usize = 254;
 #[serde(rename_all = "camelCase")]
 pub struct PageBody {
     /// The users of this page, in a stable order.
-    pub users: Vec<User>,
+    pub users: Vec<std::sync::Arc<User>>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -240,12 +240,15 @@ async fn list(app: &App, query: &Query) -> Result<Response<Bytes>, ApiError> {
         Some(last) if page.has_more => Some(encode_cursor(&last.id)),
         _ => None,
     };
-    Ok(respond::json(
+    // A seed user is about 130 bytes of JSON.
+    let capacity = 64 + 192 * page.users.len();
+    Ok(respond::json_sized(
         StatusCode::OK,
         &PageBody {
             users: page.users,
             next_cursor,
         },
+        capacity,
     ))
 }
 

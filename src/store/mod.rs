@@ -33,8 +33,9 @@ pub struct User {
 /// A page of users in id order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// At most `limit` users, ids strictly increasing.
-    pub users: Vec<User>,
+    /// At most `limit` users, ids strictly increasing; shared, so that the
+    /// embedded store hands out its records without copying them.
+    pub users: Vec<Arc<User>>,
     /// Whether users follow the last one of this page.
     pub has_more: bool,
 }
@@ -106,6 +107,10 @@ pub fn seed_users() -> Vec<User> {
 /// `◌̈`) and full-width letters do not make a second account of one address.
 pub fn email_key(email: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
+    // NFKC leaves ASCII as it is: most addresses skip the tables.
+    if email.is_ascii() {
+        return email.to_ascii_lowercase();
+    }
     email.nfkc().collect::<String>().to_lowercase()
 }
 

@@ -237,6 +237,7 @@ impl UserStore for RedisStore {
                 .map(|row| {
                     row.ok_or_else(|| StoreError::Corrupt("listed id without a record".into()))
                         .and_then(|json| decode(&json))
+                        .map(std::sync::Arc::new)
                 })
                 .collect::<Result<_, _>>()?;
             Ok(Page { users, has_more })
