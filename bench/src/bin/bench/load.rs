@@ -1,6 +1,7 @@
 //! Warm load: the server pinned to CPU 0, `wrk` (64 connections, one
 //! thread) pinned to CPU 1; throughput, p50/p99, CPU time per request from
-//! `/proc/PID/stat`, `VmRSS` after the first request and `VmHWM` after the load.
+//! `/proc/PID/stat`, `VmRSS` (with its `RssAnon` and `RssFile` parts) after
+//! the first request and `VmHWM` after the load.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -37,6 +38,12 @@ pub struct Warm {
     pub cpu_us_per_req: f64,
     /// `VmRSS` right after the first `200`, KiB.
     pub rss_first_kib: u64,
+    /// `RssAnon` at the same moment (heap, stacks, the binary's written
+    /// data: private anonymous memory), KiB.
+    pub anon_first_kib: u64,
+    /// `RssFile` at the same moment (resident pages of the binary and of
+    /// the shared libraries, mostly code and read-only data), KiB.
+    pub file_first_kib: u64,
     /// `VmHWM` after the load, KiB.
     pub hwm_kib: u64,
 }
@@ -155,11 +162,12 @@ pub fn run(spec: &Spec, p: LoadParams, logs: &Path) -> Result<Warm, Fail> {
     let mut server = spawn(spec, Some(0), logs)?;
     server.until_200(&spec.path, Duration::from_secs(10))?;
     let pid = server.pid();
-    let rss_first_kib = status_kib(pid, "VmRSS")?;
+    let [rss_first_kib, anon_first_kib, file_first_kib] =
+        status_kib(pid, ["VmRSS", "RssAnon", "RssFile"])?;
     let before = cpu_ticks(pid)?;
     let report = wrk(server.port, &spec.path, p)?;
     let after = cpu_ticks(pid)?;
-    let hwm_kib = status_kib(pid, "VmHWM")?;
+    let [hwm_kib] = status_kib(pid, ["VmHWM"])?;
     server.stop()?;
     if report.non_2xx > 0 {
         return Err(format!(
@@ -184,6 +192,8 @@ pub fn run(spec: &Spec, p: LoadParams, logs: &Path) -> Result<Warm, Fail> {
         p99_us: report.p99_us,
         cpu_us_per_req: cpu_s * 1e6 / report.requests as f64,
         rss_first_kib,
+        anon_first_kib,
+        file_first_kib,
         hwm_kib,
     })
 }

@@ -317,6 +317,6 @@ fn run() -> Result<bool, Fail> {
     let json_path = out_dir.join("results.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&results)?)?;
     println!("\nJSON: {}", json_path.display());
-    let all_ok = results.targets.iter().all(|t| t.ok);
+    let all_ok = report::all_met(&results.targets);
     Ok(all_ok || !args.check)
 }

@@ -200,14 +200,29 @@ pub fn cpu_ticks(pid: u32) -> Result<u64, Fail> {
     Ok(utime + stime)
 }
 
-/// A `kB` line (`VmRSS`, `VmHWM`) of `/proc/PID/status`, in KiB.
-pub fn status_kib(pid: u32, key: &str) -> Result<u64, Fail> {
+/// `kB` lines (`VmRSS`, `VmHWM`, `RssAnon`, ...) of `/proc/PID/status`, in
+/// KiB, in the order of `keys`, all from one read of the file (so from the
+/// same moment).
+pub fn status_kib<const N: usize>(pid: u32, keys: [&str; N]) -> Result<[u64; N], Fail> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .ok_or_else(|| format!("no {key} in /proc/{pid}/status").into())
+    parse_status_kib(&status, keys).map_err(|key| format!("no {key} in /proc/{pid}/status").into())
+}
+
+/// The values of `keys` in the text of a `/proc/PID/status`; the first
+/// missing key as the error.
+fn parse_status_kib<'k, const N: usize>(
+    status: &str,
+    keys: [&'k str; N],
+) -> Result<[u64; N], &'k str> {
+    let mut out = [0; N];
+    for (slot, key) in out.iter_mut().zip(keys) {
+        *slot = status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .ok_or(key)?;
+    }
+    Ok(out)
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`; 100 when it cannot say).
@@ -228,4 +243,34 @@ pub fn which(name: &str) -> Option<PathBuf> {
             .map(|d| d.join(name))
             .find(|p| p.is_file())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "Name:\tusers\nVmHWM:\t    5040 kB\nVmRSS:\t    4200 kB\n\
+RssAnon:\t     404 kB\nRssFile:\t    3796 kB\nRssShmem:\t       0 kB\n";
+
+    #[test]
+    fn reads_status_lines_in_the_order_asked() {
+        assert_eq!(
+            parse_status_kib(STATUS, ["VmRSS", "RssAnon", "RssFile"]),
+            Ok([4200, 404, 3796])
+        );
+        assert_eq!(parse_status_kib(STATUS, ["VmHWM"]), Ok([5040]));
+    }
+
+    #[test]
+    fn a_missing_status_line_is_named() {
+        assert_eq!(parse_status_kib(STATUS, ["VmRSS", "VmSwap"]), Err("VmSwap"));
+    }
+
+    #[test]
+    fn reads_its_own_status() {
+        let [rss, anon, file] =
+            status_kib(std::process::id(), ["VmRSS", "RssAnon", "RssFile"]).unwrap();
+        assert!(rss > 0 && anon > 0 && file > 0);
+        assert!(anon + file <= rss + 4, "{anon} + {file} vs {rss}");
+    }
 }
