@@ -62,7 +62,9 @@ where
 
 enum Target {
     Collection,
-    Item(String),
+    /// One user: the id as given, or why it cannot be one (answered after
+    /// the token is checked, so that an anonymous write learns nothing).
+    Item(Result<String, ApiError>),
 }
 
 async fn route<B>(
@@ -106,7 +108,7 @@ where
             if matches!(*method, Method::PATCH | Method::DELETE) {
                 authorize(app, parts)?;
             }
-            let id = valid_id(raw_id)?;
+            let id = valid_id(raw_id?)?;
             match *method {
                 Method::PATCH => update(app, parts, body, &id).await,
                 Method::DELETE => delete(app, &id).await,
@@ -160,20 +162,20 @@ fn target(path: &str, query: &Query) -> Result<Target, ApiError> {
             if seg.is_empty() || seg.contains('/') {
                 return Err(ApiError::NotFound);
             }
-            Some(match percent_decode_str(seg).decode_utf8() {
-                Ok(s) => s.into_owned(),
+            match percent_decode_str(seg).decode_utf8() {
+                Ok(s) => Some(s.into_owned()),
                 // Not UTF-8 once decoded: certainly not a valid id.
-                Err(_) => return Err(ApiError::BadRequest("Invalid id")),
-            })
+                Err(_) => return Ok(Target::Item(Err(ApiError::BadRequest("Invalid id")))),
+            }
         }
     };
     let mut ids: Vec<String> = query.ids.clone();
     ids.extend(path_id);
-    match single(&ids) {
-        Ok(None) => Ok(Target::Collection),
-        Ok(Some(id)) => Ok(Target::Item(id.to_owned())),
-        Err(()) => Err(ApiError::BadRequest("Invalid id")),
-    }
+    Ok(match single(&ids) {
+        Ok(None) => Target::Collection,
+        Ok(Some(id)) => Target::Item(Ok(id.to_owned())),
+        Err(()) => Target::Item(Err(ApiError::BadRequest("Invalid id"))),
+    })
 }
 
 fn valid_id(id: String) -> Result<String, ApiError> {
@@ -341,13 +343,18 @@ fn repeated_key(object: &[u8]) -> Option<String> {
         .and_then(|r| r.0)
 }
 
-/// A client's field name as echoed in a `422`: at most 64 characters.
+/// A client's field name as echoed in a `422`: at most 64 characters, the
+/// 64th being `…` when it was cut.
 fn shown_field(key: String) -> std::borrow::Cow<'static, str> {
     const MAX: usize = 64;
-    match key.char_indices().nth(MAX) {
-        None => key.into(),
-        Some((cut, _)) => format!("{}…", &key[..cut]).into(),
+    if key.chars().count() <= MAX {
+        return key.into();
     }
+    let cut = key
+        .char_indices()
+        .nth(MAX - 1)
+        .map_or(key.len(), |(i, _)| i);
+    format!("{}…", &key[..cut]).into()
 }
 
 /// Checks the fields of a write; `require_all` for `POST`. Unknown fields
@@ -394,24 +401,27 @@ fn valid_name(v: &Value) -> Result<String, ApiError> {
 }
 
 /// 1 to 100 characters (already trimmed), at least one of them visible; no
-/// control characters and no bidirectional overrides or isolates, which
-/// would reorder the text shown after the name. Joiners stay allowed: emoji
+/// control characters, no line or paragraph separators, and no
+/// bidirectional overrides or isolates, which would reorder the text shown
+/// after the name. Joiners stay allowed: emoji
 /// sequences and several scripts need them.
 pub fn is_acceptable_name(name: &str) -> bool {
     let n = name.chars().count();
     (1..=NAME_MAX_CHARS).contains(&n)
         && name.chars().any(|c| !is_invisible(c) && !c.is_whitespace())
         && !name.chars().any(|c| {
-            c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
         })
 }
 
 /// Unicode's default-ignorable code points (`DerivedCoreProperties.txt`):
 /// characters shown as nothing, like zero-width spaces and joiners, the BOM,
-/// bidirectional marks, variation selectors and tags.
+/// bidirectional marks, variation selectors and tags; and U+2800, the blank
+/// Braille pattern, which shows as a space without being one.
 fn is_invisible(c: char) -> bool {
     matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        '\u{2800}' | '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
         | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
         | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
@@ -556,6 +566,7 @@ mod tests {
             "a\u{200B}@b.co",
             "a@b.co\u{FEFF}",
             "a@b\u{00AD}c.co",
+            "a\u{2800}@b.co",
         ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }
@@ -584,6 +595,8 @@ mod tests {
             "\u{2067}Ada",
             "A\nB",
             "A\u{0085}",
+            "A\u{2028}B",
+            "\u{2800}\u{2800}",
             &"x".repeat(101),
         ] {
             assert!(!is_acceptable_name(bad), "{bad:?}");

@@ -103,15 +103,22 @@ pub fn seed_users() -> Vec<User> {
 }
 
 /// The email key used for uniqueness: the address in Unicode's NFKC form,
-/// lower-cased, so that case, composed or decomposed accents (`ü`, `u` +
+/// case-folded, so that case, composed or decomposed accents (`ü`, `u` +
 /// `◌̈`) and full-width letters do not make a second account of one address.
+/// Folding is lower-casing plus the two folds where it differs for letters
+/// of an address: `ß` is `ss`, and the final sigma `ς` is `σ`.
 pub fn email_key(email: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     // NFKC leaves ASCII as it is: most addresses skip the tables.
     if email.is_ascii() {
         return email.to_ascii_lowercase();
     }
-    email.nfkc().collect::<String>().to_lowercase()
+    email
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .replace('ß', "ss")
+        .replace('ς', "σ")
 }
 
 /// Makes the store that the configuration selects, once per process: the

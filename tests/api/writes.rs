@@ -317,6 +317,24 @@ async fn unicode_forms_of_one_email(users: Spawned) {
             "{other:?}"
         );
     }
+    // Case folding beyond lower case: ß and ss, final and medial sigma.
+    for (first, other) in [
+        ("straße@example.de", "STRASSE@example.de"),
+        ("οδος@example.gr", "ΟΔΟΣ@example.gr"),
+    ] {
+        let made = users
+            .send(&post(json!({"name": "Fold", "email": first})))
+            .await;
+        assert_eq!(made.status, 201, "{first}: {:?}", made.body);
+        let again = users
+            .send(&post(json!({"name": "Fold", "email": other})))
+            .await;
+        assert_eq!(
+            (again.status.as_u16(), again.json()),
+            (409, json!({"error": "Email already taken"})),
+            "{first} then {other}"
+        );
+    }
     // The address is kept as it was typed.
     let id = first.json()["id"].as_str().unwrap().to_owned();
     let stored = users
