@@ -116,7 +116,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(_) => Self::Unavailable(e),
-            StoreError::EmailTaken => Self::Conflict("Email already taken"),
+            StoreError::EmailTaken | StoreError::SeedEmailTaken { .. } => {
+                Self::Conflict("Email already taken")
+            }
             StoreError::Corrupt(_) => Self::Internal(e),
         }
     }

@@ -137,7 +137,7 @@ pub fn finish(config: &Config, meta: &RequestMeta, mut res: Response<Bytes>) -> 
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads a JSON request body: `415` unless it is one `Content-Type:
-/// application/json` without a `Content-Encoding`, `413` past
+/// application/json` with no `Content-Encoding` but `identity`, `413` past
 /// [`MAX_BODY_BYTES`] (checked against `Content-Length` before reading, and
 /// while reading, so an oversized body is never held in memory), `408` past
 /// [`BODY_TIMEOUT`]. What is left unread is for [`discard_body`].

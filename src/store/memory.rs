@@ -130,7 +130,10 @@ impl UserStore for MemoryStore {
                 .email_owner(&u.email)
                 .is_some_and(|owner| owner != u.id)
             {
-                return Err(StoreError::EmailTaken);
+                return Err(StoreError::SeedEmailTaken {
+                    id: u.id.clone(),
+                    email: u.email.clone(),
+                });
             }
         }
         for u in users {

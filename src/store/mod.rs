@@ -57,6 +57,14 @@ pub enum StoreError {
     Unavailable(Box<dyn std::error::Error + Send + Sync>),
     /// Another user already has this email: `409`.
     EmailTaken,
+    /// Seeding only: the email of the seed user `id` now belongs to another
+    /// user, so seeding would take it away; nothing was written.
+    SeedEmailTaken {
+        /// The seed user whose email is taken.
+        id: String,
+        /// That email.
+        email: String,
+    },
     /// The store holds data this code cannot read: `500`.
     Corrupt(String),
 }
@@ -66,6 +74,10 @@ impl std::fmt::Display for StoreError {
         match self {
             Self::Unavailable(e) => write!(f, "store unavailable: {e}"),
             Self::EmailTaken => f.write_str("email already taken"),
+            Self::SeedEmailTaken { id, email } => write!(
+                f,
+                "seed user {id}'s email {email} now belongs to another user; change or delete that user, then seed again"
+            ),
             Self::Corrupt(what) => write!(f, "corrupt data in store: {what}"),
         }
     }

@@ -373,12 +373,15 @@ impl UserStore for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        if users
+        if let Some((u, _)) = users
             .iter()
             .zip(&owners)
-            .any(|(u, owner)| owner.as_ref().is_some_and(|o| *o != u.id))
+            .find(|(u, owner)| owner.as_ref().is_some_and(|o| *o != u.id))
         {
-            return Err(StoreError::EmailTaken);
+            return Err(StoreError::SeedEmailTaken {
+                id: u.id.clone(),
+                email: u.email.clone(),
+            });
         }
         let mut tx = redis::pipe();
         tx.atomic();

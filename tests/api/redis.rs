@@ -104,7 +104,7 @@ async fn dump(redis: &TestRedis, prefix: &str) -> BTreeMap<String, String> {
 }
 
 #[tokio::test]
-async fn seeding_twice_through_cargo_run_seed_leaves_the_same_data() {
+async fn seeding_through_cargo_run_seed_is_idempotent_and_names_a_taken_email() {
     let Some(redis) = TestRedis::any().await else {
         return;
     };
@@ -152,6 +152,37 @@ async fn seeding_twice_through_cargo_run_seed_leaves_the_same_data() {
             .unwrap(),
         100
     );
+    // Someone else now has a seed user's email: seeding refuses, names it,
+    // and writes nothing.
+    let user1 = &seed_users()[1];
+    let moved = vercel_rust_api::store::UserPatch {
+        email: Some("moved@example.net".into()),
+        ..Default::default()
+    };
+    store.update(&user1.id, moved).await.unwrap().unwrap();
+    let taker = vercel_rust_api::store::User {
+        id: "taker".into(),
+        name: "Taker".into(),
+        email: user1.email.to_uppercase(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
+    store.create(taker).await.unwrap();
+    let before = dump(&redis, &prefix).await;
+    let out = std::process::Command::new(crate::helpers::bin_path("dev"))
+        .arg("seed")
+        .env("REDIS_URL", &redis.url)
+        .env("REDIS_KEY_PREFIX", &prefix)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: seeding failed: seed user {}'s email {} now belongs to another user; change or delete that user, then seed again\n",
+            user1.id, user1.email
+        )
+    );
+    assert_eq!(dump(&redis, &prefix).await, before);
 }
 
 /// Calls per command since the server started (`INFO commandstats`).
