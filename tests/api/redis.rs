@@ -109,13 +109,16 @@ async fn seeding_through_cargo_run_seed_is_idempotent_and_names_a_taken_email() 
         return;
     };
     let prefix = unique_prefix("seed");
-    let seed = || {
-        let out = std::process::Command::new(crate::helpers::bin_path("dev"))
+    let run_seed = || {
+        std::process::Command::new(crate::helpers::bin_path("dev"))
             .arg("seed")
             .env("REDIS_URL", &redis.url)
             .env("REDIS_KEY_PREFIX", &prefix)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let seed = || {
+        let out = run_seed();
         assert!(
             out.status.success(),
             "{}",
@@ -168,12 +171,7 @@ async fn seeding_through_cargo_run_seed_is_idempotent_and_names_a_taken_email() 
     };
     store.create(taker).await.unwrap();
     let before = dump(&redis, &prefix).await;
-    let out = std::process::Command::new(crate::helpers::bin_path("dev"))
-        .arg("seed")
-        .env("REDIS_URL", &redis.url)
-        .env("REDIS_KEY_PREFIX", &prefix)
-        .output()
-        .unwrap();
+    let out = run_seed();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
